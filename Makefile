@@ -1,0 +1,21 @@
+# The two commands of the README: `make train` (install + default run) and `make test`.
+PYTHON ?= python3
+PIP := $(PYTHON) -m pip install --quiet --constraint constraints.txt
+
+.PHONY: install train test test-slow lint
+
+install:
+	$(PIP) --editable ".[dev]"
+
+train: install
+	recall-train
+
+lint:
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m ruff format --check .
+
+test: install lint
+	$(PYTHON) -m pytest
+
+test-slow: install
+	$(PYTHON) -m pytest -m slow
