@@ -1,0 +1,1 @@
+"""Synthetic biographies: population, templates, tokenizer, sampling and the datamodule."""

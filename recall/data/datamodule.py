@@ -1,0 +1,83 @@
+"""The Lightning datamodule: an endless, step-indexed stream of fresh biographies.
+
+The batch for step s depends only on (seed, s), so a run resumed at step s sees exactly
+the batches the uninterrupted run would have seen, with no sampler state to save.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import lightning as L
+import numpy as np
+from torch.utils.data import DataLoader, IterableDataset
+
+from recall.data.corpus import BiographyBatch, Corpus
+from recall.data.distributions import DISTRIBUTIONS, sampling_weights
+from recall.errors import ConfigError
+
+TRAIN_STREAM, EVAL_STREAM = 0, 1  # separate random streams under one seed
+
+
+@dataclass(frozen=True)
+class LoaderConfig:
+    batch_size: int = 64
+    distribution: str = "uniform"
+    n_eval: int = 512  # seen individuals in the fixed evaluation set
+
+    def __post_init__(self) -> None:
+        if self.batch_size <= 0:
+            raise ConfigError(f"data.batch_size={self.batch_size} must be positive")
+        if self.distribution not in DISTRIBUTIONS:
+            raise ConfigError(
+                f"unknown distribution {self.distribution!r} in data.distribution "
+                f"(known: {', '.join(DISTRIBUTIONS)})"
+            )
+        if self.n_eval <= 0:
+            raise ConfigError(f"data.n_eval={self.n_eval} must be positive")
+
+
+class TrainingStream(IterableDataset):
+    """Yields whole batches: batch s is drawn from a generator seeded by (seed, s) alone."""
+
+    def __init__(
+        self, corpus: Corpus, weights: np.ndarray, batch_size: int, seed: int, start_step: int
+    ) -> None:
+        self.corpus, self.weights = corpus, weights
+        self.batch_size, self.seed, self.start_step = batch_size, seed, start_step
+
+    def batch(self, step: int) -> BiographyBatch:
+        rng = np.random.default_rng([self.seed, TRAIN_STREAM, step])
+        individuals = rng.choice(len(self.weights), size=self.batch_size, p=self.weights)
+        return self.corpus.training_batch(individuals, rng)
+
+    def __iter__(self) -> Iterator[BiographyBatch]:
+        step = self.start_step
+        while True:
+            yield self.batch(step)
+            step += 1
+
+
+class BiographyDataModule(L.LightningDataModule):
+    """Training stream plus fixed evaluation sets, all built from one corpus."""
+
+    def __init__(self, corpus: Corpus, config: LoaderConfig, seed: int) -> None:
+        super().__init__()
+        self.corpus, self.config, self.seed = corpus, config, seed
+        population = corpus.population
+        self.weights = sampling_weights(config.distribution, population.n_seen)
+        # Evenly spaced individuals: covers every frequency rank once weights are non-uniform.
+        seen = np.unique(np.linspace(0, population.n_seen - 1, config.n_eval).astype(np.int64))
+        self.eval_batches = {
+            "seen": corpus.evaluation_batch(seen, np.random.default_rng([seed, EVAL_STREAM])),
+        }
+
+    def stream(self, start_step: int = 0) -> TrainingStream:
+        return TrainingStream(
+            self.corpus, self.weights, self.config.batch_size, self.seed, start_step
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        # Called after a checkpoint is restored, so global_step is where the run resumes.
+        return DataLoader(self.stream(self.trainer.global_step), batch_size=None)

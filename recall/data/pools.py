@@ -1,0 +1,166 @@
+"""Procedurally generated vocabularies: person names and attribute value pools.
+
+Nothing is downloaded: names and most values are pronounceable pseudo-words built from
+syllables, so pools of any size exist and never collide across roles. Pools depend only on
+their sizes (fixed internal seed), so two runs with the same sizes share one vocabulary.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from recall.errors import ConfigError
+
+_POOL_SEED = 20250327
+_ONSETS = list("bcdfghjklmnprstvz") + ["br", "dr", "kr", "st", "tr", "sh", "th"]
+_VOWELS = list("aeiou")
+_CODAS = ["", "", "n", "r", "l", "s"]
+
+MONTHS = (
+    "January February March April May June July August September October November December"
+).split()
+DAYS_PER_MONTH = 28  # every month gets days 1..28 so that day and month are independent
+FIRST_YEAR = 1950
+CITY_PREFIXES = ["New", "Port", "Lake", "Fort", "San"]
+UNIVERSITY_FORMS = ["University of {}", "{} University", "{} Institute", "{} College"]
+MAJOR_FIELDS = (
+    "Physics Biology Chemistry Economics Linguistics Mathematics History Philosophy "
+    "Geology Psychology Sociology Astronomy Engineering Architecture Statistics Music Law "
+    "Medicine Ecology Robotics Literature Anthropology Neuroscience Finance Journalism"
+).split()
+MAJOR_QUALIFIERS = (
+    "Applied Theoretical Computational Experimental Marine Industrial Environmental "
+    "Clinical Political Quantitative Cognitive Urban"
+).split()
+COMPANY_SUFFIXES = ["Systems", "Labs", "Group", "Industries", "Holdings", "Dynamics", "Works"]
+
+ATTRIBUTES = ("birth_date", "birth_city", "university", "major", "company", "current_city")
+"""The attribute types a biography can hold, in canonical order."""
+
+
+def pseudo_words(n: int, rng: np.random.Generator, exclude: set[str] = frozenset()) -> list[str]:
+    """`n` distinct capitalised pseudo-words of two or three syllables, none in `exclude`."""
+    words: list[str] = []
+    seen = set(exclude)
+    while len(words) < n:
+        batch = 2 * (n - len(words)) + 64
+        n_syll = rng.integers(2, 4, size=batch)
+        onsets = rng.integers(len(_ONSETS), size=(batch, 3))
+        vowels = rng.integers(len(_VOWELS), size=(batch, 3))
+        codas = rng.integers(len(_CODAS), size=batch)
+        for i in range(batch):
+            syllables = [_ONSETS[onsets[i, j]] + _VOWELS[vowels[i, j]] for j in range(n_syll[i])]
+            word = ("".join(syllables) + _CODAS[codas[i]]).capitalize()
+            if word not in seen:
+                seen.add(word)
+                words.append(word)
+                if len(words) == n:
+                    break
+    return words
+
+
+@dataclass(frozen=True)
+class NamePools:
+    """First, middle and last names; a full name is one of each (three tokens)."""
+
+    first: list[str]
+    middle: list[str]
+    last: list[str]
+
+    @property
+    def n_combinations(self) -> int:
+        return len(self.first) * len(self.middle) * len(self.last)
+
+
+@dataclass(frozen=True)
+class ValuePool:
+    """The possible values of one attribute, each a tuple of words, assigned uniformly."""
+
+    attribute: str
+    values: list[tuple[str, ...]]
+
+    @property
+    def cardinality(self) -> int:
+        return len(self.values)
+
+    def entropy(self) -> float:
+        """Entropy (nats) of the value marginal: log K for K uniformly assigned values."""
+        return float(np.log(self.cardinality))
+
+
+def build_pools(
+    n_first: int, n_middle: int, n_last: int, cardinalities: dict[str, int]
+) -> tuple[NamePools, dict[str, ValuePool]]:
+    """Name pools and one value pool per attribute, deterministic in the sizes alone."""
+    rng = np.random.default_rng(_POOL_SEED)
+    used: set[str] = set(CITY_PREFIXES) | set(MAJOR_FIELDS) | set(MAJOR_QUALIFIERS)
+    used |= set(COMPANY_SUFFIXES) | set(MONTHS) | {"University", "Institute", "College", "of"}
+
+    def take(n: int) -> list[str]:
+        words = pseudo_words(n, rng, used)
+        used.update(words)
+        return words
+
+    names = NamePools(first=take(n_first), middle=take(n_middle), last=take(n_last))
+    n_cities = max(cardinalities.get("birth_city", 0), cardinalities.get("current_city", 0))
+    cities = _cities(take(n_cities))  # both city attributes draw from one list of cities
+
+    def values(attribute: str, k: int) -> list[tuple[str, ...]]:
+        if attribute == "birth_date":
+            return _dates(k)
+        if attribute in ("birth_city", "current_city"):
+            return cities[:k]
+        if attribute == "major":
+            return _majors(k)
+        if attribute == "university":
+            return _formed(take(k), UNIVERSITY_FORMS, rng)
+        if attribute == "company":
+            return _formed(take(k), [f"{{}} {s}" for s in COMPANY_SUFFIXES], rng)
+        raise ConfigError(f"unknown attribute {attribute!r} (known: {', '.join(ATTRIBUTES)})")
+
+    pools = {a: ValuePool(a, values(a, k)) for a, k in cardinalities.items()}
+    return names, pools
+
+
+def _dates(k: int) -> list[tuple[str, ...]]:
+    per_year = DAYS_PER_MONTH * len(MONTHS)
+    if k % per_year:
+        raise ConfigError(
+            f"data.attributes.birth_date={k} must be a multiple of {per_year} "
+            f"({DAYS_PER_MONTH} days x 12 months), e.g. {per_year} for one year"
+        )
+    return [
+        (str(d), m, str(FIRST_YEAR + y))
+        for y in range(k // per_year)
+        for m in MONTHS
+        for d in range(1, DAYS_PER_MONTH + 1)
+    ]
+
+
+def _cities(roots: Sequence[str]) -> list[tuple[str, ...]]:
+    """Every third city carries a prefix word ("Port Kalo"), making two-token values."""
+    return [
+        (CITY_PREFIXES[(i // 3) % len(CITY_PREFIXES)], r) if i % 3 == 2 else (r,)
+        for i, r in enumerate(roots)
+    ]
+
+
+def _formed(
+    roots: Sequence[str], forms: Sequence[str], rng: np.random.Generator
+) -> list[tuple[str, ...]]:
+    chosen = rng.integers(len(forms), size=len(roots))
+    return [tuple(forms[f].format(r).split()) for r, f in zip(roots, chosen, strict=True)]
+
+
+def _majors(k: int) -> list[tuple[str, ...]]:
+    combos = [(f,) for f in MAJOR_FIELDS] + [
+        (q, f) for q, f in itertools.product(MAJOR_QUALIFIERS, MAJOR_FIELDS)
+    ]
+    if k > len(combos):
+        raise ConfigError(f"data.attributes.major={k} exceeds the {len(combos)} majors available")
+    order = np.random.default_rng(_POOL_SEED).permutation(len(combos))
+    return [combos[i] for i in order[:k]]

@@ -1,0 +1,52 @@
+"""Shared fixtures: small populations and the real Hydra configs, shrunk for speed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+from hydra import compose, initialize_config_dir
+from omegaconf import DictConfig
+
+from recall.config import CONFIG_DIR
+from recall.data.corpus import Corpus
+from recall.data.population import PopulationConfig, generate_population
+
+ATTRIBUTES = {
+    "birth_date": 336,
+    "birth_city": 50,
+    "university": 40,
+    "major": 30,
+    "company": 40,
+    "current_city": 50,
+}
+
+
+@pytest.fixture(scope="session")
+def corpus() -> Corpus:
+    config = PopulationConfig(n_individuals=300, n_unseen=100, attributes=ATTRIBUTES, seed=3)
+    return Corpus(generate_population(config))
+
+
+# The smallest run that still learns: used by every test that trains.
+TINY_RUN = [
+    "data.n_individuals=40",
+    "data.n_unseen=16",
+    "data.batch_size=32",
+    "data.n_eval=40",
+    "model.n_layer=2",
+    "model.d_model=32",
+    "model.n_head=2",
+    "progress_refresh=0",
+]
+
+
+@pytest.fixture
+def make_cfg(tmp_path) -> Callable[..., DictConfig]:
+    """Compose the real train.yaml with overrides; run_dir defaults into tmp_path."""
+
+    def make(*overrides: str, run: str = "run") -> DictConfig:
+        with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR)):
+            return compose("train", overrides=[f"run_dir={tmp_path / run}", *overrides])
+
+    return make
