@@ -1,0 +1,1 @@
+"""The decoder-only transformer and the LightningModule that trains it."""

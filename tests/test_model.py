@@ -1,0 +1,61 @@
+import pytest
+import torch
+
+from recall.errors import ConfigError
+from recall.model.gpt import GPT, GPTConfig
+
+
+@pytest.fixture
+def model():
+    """A model with large random weights, so that attention patterns are far from uniform."""
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(vocab_size=50, max_len=24, n_layer=3, n_head=4, d_model=32)).eval()
+    with torch.no_grad():
+        for p in model.parameters():
+            p.normal_(0, 0.3)
+    return model
+
+
+def test_logits_at_every_position(model):
+    logits, patterns = model(torch.randint(0, 50, (2, 24)))
+    assert logits.shape == (2, 24, 50)
+    assert patterns == []
+
+
+def test_causal_future_tokens_do_not_change_the_past(model):
+    tokens = torch.randint(0, 50, (2, 24))
+    changed = tokens.clone()
+    changed[:, 15:] = (changed[:, 15:] + 7) % 50
+    a, _ = model(tokens)
+    b, _ = model(changed)
+    torch.testing.assert_close(a[:, :15], b[:, :15])
+    assert not torch.allclose(a[:, 15:], b[:, 15:])
+
+
+def test_fast_and_explicit_attention_paths_agree(model):
+    tokens = torch.randint(0, 50, (3, 24))
+    fast, _ = model(tokens)
+    explicit, patterns = model(tokens, return_patterns=True)
+    torch.testing.assert_close(fast, explicit, atol=1e-5, rtol=1e-4)
+    assert len(patterns) == 3 and patterns[0].shape == (3, 4, 24, 24)
+    for p in patterns:
+        torch.testing.assert_close(p.sum(-1), torch.ones(3, 4, 24))
+        assert (p.triu(diagonal=1) == 0).all()
+
+
+def test_injected_patterns_replace_attention(model):
+    tokens = torch.randint(0, 50, (2, 24))
+    reference, own = model(tokens, return_patterns=True)
+    replayed, _ = model(tokens, patterns=own)
+    torch.testing.assert_close(replayed, reference)
+    uniform = [torch.ones(24, 24).tril() / torch.arange(1, 25)[:, None] for _ in own]
+    changed, _ = model(tokens, patterns=[u.expand(2, 4, 24, 24) for u in uniform])
+    assert (changed - reference).abs().max() > 0.1
+
+
+def test_bad_shapes_raise():
+    with pytest.raises(ConfigError, match="divisible"):
+        GPTConfig(vocab_size=10, max_len=8, n_head=3, d_model=32)
+    model = GPT(GPTConfig(vocab_size=10, max_len=8, n_layer=1, n_head=1, d_model=8))
+    with pytest.raises(ValueError, match="exceeds model.max_len"):
+        model(torch.zeros(1, 9, dtype=torch.long))
