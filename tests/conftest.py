@@ -35,7 +35,7 @@ TINY_RUN = [
     "data.batch_size=32",
     "data.n_eval=40",
     "model.n_layer=2",
-    "model.d_model=32",
+    "model.d_model=64",
     "model.n_head=2",
     "progress_refresh=0",
 ]

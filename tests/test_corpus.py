@@ -97,7 +97,7 @@ def test_tokenizer_round_trips(corpus):
     for row in batch.tokens:
         text = tok.decode(row.tolist())
         assert tok.encode(text) == [i for i in row.tolist() if i > 1]
-    assert tok.decode(tok.encode("Records show that, as known.")) == "Records show that, as known."
+    assert tok.decode(tok.encode("In fact, lives in.")) == "In fact, lives in."
     with pytest.raises(KeyError, match="Zebra"):
         Tokenizer(["a"]).encode("a Zebra")
 

@@ -1,0 +1,127 @@
+"""LightningModule: next-token training on whole biographies, attribute-level evaluation."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import lightning as L
+import torch
+import torch.nn.functional as F
+
+from recall.data.corpus import BiographyBatch
+from recall.errors import ConfigError
+from recall.metrics import AttributeScores, attribute_scores
+from recall.model.gpt import GPT, GPTConfig
+
+
+@dataclass(frozen=True)
+class OptimConfig:
+    """AdamW with linear warm-up then cosine decay to `min_lr_ratio` x lr at max_steps."""
+
+    lr: float = 3e-3
+    warmup_steps: int = 50
+    min_lr_ratio: float = 0.1
+    weight_decay: float = 0.1
+    betas: tuple[float, float] = (0.9, 0.95)
+
+    def __post_init__(self) -> None:
+        if self.lr <= 0 or self.warmup_steps < 0 or not 0 <= self.min_lr_ratio <= 1:
+            raise ConfigError(
+                "optim: lr must be positive, warmup_steps >= 0, min_lr_ratio in [0, 1]"
+            )
+
+    def lr_factor(self, step: int, max_steps: int) -> float:
+        warmup = min(1.0, (step + 1) / self.warmup_steps) if self.warmup_steps else 1.0
+        progress = min(step, max_steps) / max(1, max_steps)
+        cosine = 0.5 * (1 + math.cos(math.pi * progress))
+        return warmup * (self.min_lr_ratio + (1 - self.min_lr_ratio) * cosine)
+
+
+class RecallModule(L.LightningModule):
+    """Trains a GPT on biographies and evaluates attribute loss/accuracy at set steps."""
+
+    def __init__(
+        self,
+        model: dict[str, Any],
+        optim: dict[str, Any],
+        eval_steps: list[int],
+        baseline: float,
+        n_attributes: int,
+        eval_batch_size: int = 256,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.model = GPT(GPTConfig(**model))
+        self.optim = OptimConfig(**{**optim, "betas": tuple(optim.get("betas", (0.9, 0.95)))})
+        self.eval_steps = set(eval_steps)
+        self.tokens_trained = 0  # non-padding tokens trained on by this process, for throughput
+
+    def training_step(self, batch: BiographyBatch, batch_idx: int) -> torch.Tensor:
+        logits, _ = self.model(batch.tokens)
+        loss = F.cross_entropy(
+            logits[:, :-1].flatten(0, 1), batch.tokens[:, 1:].flatten(), ignore_index=0
+        )
+        self.log("train/loss", loss, prog_bar=True)
+        self.tokens_trained += int((batch.tokens > 0).sum())
+        return loss
+
+    def configure_optimizers(self) -> dict[str, Any]:
+        params = [p for p in self.parameters() if p.requires_grad]
+        groups = [
+            {
+                "params": [p for p in params if p.dim() >= 2],
+                "weight_decay": self.optim.weight_decay,
+            },
+            {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+        ]
+        optimizer = torch.optim.AdamW(groups, lr=self.optim.lr, betas=self.optim.betas)
+        max_steps = self.trainer.max_steps
+        scheduler = torch.optim.lr_scheduler.LambdaLR(
+            optimizer, lambda step: self.optim.lr_factor(step, max_steps)
+        )
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
+
+    @torch.no_grad()
+    def score(self, batch: BiographyBatch) -> AttributeScores:
+        """Attribute scores of a (possibly large) batch, in chunks, in eval mode."""
+        was_training = self.training
+        self.eval()
+        parts = []
+        for start in range(0, len(batch), self.hparams.eval_batch_size):
+            chunk = batch.select(slice(start, start + self.hparams.eval_batch_size))
+            tokens = chunk.tokens.to(self.device)
+            logits, _ = self.model(tokens)
+            parts.append(
+                attribute_scores(
+                    logits, tokens, chunk.value_attr.to(self.device), self.hparams.n_attributes
+                )
+            )
+        self.train(was_training)
+        return AttributeScores(
+            loss=torch.cat([p.loss for p in parts]), correct=torch.cat([p.correct for p in parts])
+        )
+
+    def evaluate(self) -> dict[str, float]:
+        """Score the fixed evaluation sets and log the metrics at the current step."""
+        metrics = {"baseline": self.hparams.baseline}
+        for split, batch in self.trainer.datamodule.eval_batches.items():
+            scores = self.score(batch)
+            metrics[f"{split}/attr_loss"] = scores.attr_loss
+            metrics[f"{split}/attr_acc"] = scores.attr_acc
+        for logger in self.loggers:
+            logger.log_metrics(metrics, step=self.global_step)
+        return metrics
+
+    def on_train_start(self) -> None:
+        if self.global_step == 0:
+            self.evaluate()
+
+    def on_train_batch_end(self, outputs: Any, batch: BiographyBatch, batch_idx: int) -> None:
+        if self.global_step in self.eval_steps:
+            metrics = self.evaluate()
+            self.log("seen/attr_acc", metrics["seen/attr_acc"], prog_bar=True, logger=False)

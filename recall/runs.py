@@ -1,0 +1,73 @@
+"""A run folder: everything a run leaves, so plots and notebooks never need the process.
+
+    <run>/config.yaml          resolved config        <run>/corpus.json   seed, fingerprint
+    <run>/metrics.csv          step + one column per metric (Lightning CSV format)
+    <run>/tensorboard/         event files            <run>/checkpoints/  last.ckpt + periodic
+    <run>/phases.json          phase boundaries       <run>/phase_plot.png
+A run is finished when phases.json exists; an interrupted run has none and can be resumed.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from recall.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class RunFolder:
+    path: Path
+
+    config = property(lambda self: self.path / "config.yaml")
+    corpus = property(lambda self: self.path / "corpus.json")
+    metrics = property(lambda self: self.path / "metrics.csv")
+    tensorboard = property(lambda self: self.path / "tensorboard")
+    checkpoints = property(lambda self: self.path / "checkpoints")
+    phases = property(lambda self: self.path / "phases.json")
+    phase_plot = property(lambda self: self.path / "phase_plot.png")
+
+    @property
+    def finished(self) -> bool:
+        return self.phases.exists()
+
+    @classmethod
+    def of_checkpoint(cls, checkpoint: str | Path) -> RunFolder:
+        """The run a checkpoint belongs to (<run>/checkpoints/<name>.ckpt)."""
+        checkpoint = Path(checkpoint)
+        if not checkpoint.is_file():
+            raise ConfigError(f"checkpoint not found: {checkpoint}; give an existing .ckpt file")
+        run = cls(checkpoint.resolve().parent.parent)
+        if not run.config.is_file():
+            raise ConfigError(f"{checkpoint} is not inside a run folder (no {run.config} found)")
+        return run
+
+    def curve(self, metric: str) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, values) of one metric, rows where it was logged, in step order."""
+        steps, values = [], []
+        with self.metrics.open(newline="") as f:
+            for row in csv.DictReader(f):
+                if row.get(metric) not in (None, ""):
+                    steps.append(int(row["step"]))
+                    values.append(float(row[metric]))
+        order = np.argsort(steps, kind="stable")
+        return np.asarray(steps)[order], np.asarray(values)[order]
+
+    def read_json(self, path: Path) -> dict:
+        return json.loads(path.read_text())
+
+    def write_json(self, path: Path, data: dict) -> None:
+        path.write_text(json.dumps(data, indent=2, default=_json_default) + "\n")
+
+
+def _json_default(value: object) -> object:
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -1,0 +1,253 @@
+"""`recall-train`: one training run from a Hydra config into a self-contained run folder.
+
+recall-train                                   # the default run (a few minutes on a CPU)
+recall-train data.n_individuals=2000 trainer.max_steps=3000
+recall-train ckpt_path=runs/default/<time>/checkpoints/last.ckpt   # resume that run
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import sys
+import time
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import hydra
+import lightning as L
+import torch
+from hydra.core.hydra_config import HydraConfig
+from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
+from omegaconf import DictConfig, OmegaConf
+
+from recall.cadence import Cadence
+from recall.config import CONFIG_DIR, to_dataclasses
+from recall.data.corpus import Corpus
+from recall.data.datamodule import BiographyDataModule, LoaderConfig
+from recall.data.population import PopulationConfig, generate_population
+from recall.errors import ConfigError
+from recall.loggers import run_loggers
+from recall.model.gpt import GPTConfig
+from recall.model.module import OptimConfig, RecallModule
+from recall.phases import PhaseConfig, detect_phases
+from recall.plots.phase_plot import plot_phases
+from recall.runs import RunFolder
+
+log = logging.getLogger("recall")
+RESUME_FIXED = ("seed", "data", "model")  # what a resumed run may not change
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every config section, validated, before anything is written."""
+
+    population: PopulationConfig
+    loader: LoaderConfig
+    optim: OptimConfig
+    cadence: Cadence
+    phases: PhaseConfig
+    max_steps: int
+    checkpoint_every: int
+
+
+def validate(cfg: DictConfig) -> Settings:
+    """Check the whole config; raises ConfigError with a one-line message."""
+    population, loader = to_dataclasses(
+        cfg.data, "data", PopulationConfig, LoaderConfig, seed=cfg.seed
+    )
+    (optim,) = to_dataclasses(cfg.optim, "optim", OptimConfig)
+    (cadence,) = to_dataclasses(cfg.eval, "eval", Cadence)
+    (phases,) = to_dataclasses(cfg.phases, "phases", PhaseConfig)
+    GPTConfig(vocab_size=1, max_len=1, **cfg.model)  # shape checks before the corpus exists
+    max_steps = cfg.trainer.get("max_steps", -1)
+    if max_steps is None or max_steps <= 0:
+        raise ConfigError(f"trainer.max_steps={max_steps} must be positive")
+    if cfg.checkpoint.every_n_steps <= 0:
+        raise ConfigError(
+            f"checkpoint.every_n_steps={cfg.checkpoint.every_n_steps} must be positive"
+        )
+    return Settings(
+        population, loader, optim, cadence, phases, max_steps, cfg.checkpoint.every_n_steps
+    )
+
+
+def prepare_run_folder(cfg: DictConfig) -> tuple[RunFolder, bool]:
+    """The run folder to write into and whether it was made by this call (not a resume)."""
+    if cfg.ckpt_path:
+        run = RunFolder.of_checkpoint(cfg.ckpt_path)
+        saved = OmegaConf.to_container(OmegaConf.load(run.config))
+        current = OmegaConf.to_container(cfg, resolve=True)
+        for key in RESUME_FIXED:
+            if saved.get(key) != current.get(key):
+                raise ConfigError(
+                    f"resuming cannot change '{key}': {run.config} has another value; start a "
+                    "new run instead, or resume with the run's own config"
+                )
+        return run, False
+    run = RunFolder(Path(cfg.run_dir).expanduser().absolute())
+    if run.path.exists() and any(run.path.iterdir()):
+        raise ConfigError(
+            f"run folder {run.path} already exists and is not empty; choose another run_dir"
+        )
+    try:
+        run.path.mkdir(parents=True, exist_ok=True)
+        probe = run.path / ".write_test"
+        probe.touch()
+        probe.unlink()
+    except OSError as err:
+        raise ConfigError(
+            f"cannot write the run folder {run.path} ({err.strerror}); "
+            "set run_dir= to a writable folder"
+        ) from None
+    return run, True
+
+
+def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> RunFolder:
+    """Train one run as configured and return its finished run folder.
+
+    `callbacks` are added to the run's own (checkpoints, progress bar).
+    """
+    settings = validate(cfg)
+    population = generate_population(settings.population)
+    corpus = Corpus(population)
+    run, fresh = prepare_run_folder(cfg)
+    try:
+        return _fit(cfg, settings, corpus, run, callbacks)
+    except BaseException:
+        if fresh and not any(run.checkpoints.glob("*.ckpt")):
+            shutil.rmtree(run.path, ignore_errors=True)  # nothing worth resuming: leave no trace
+        raise
+
+
+def _fit(
+    cfg: DictConfig,
+    settings: Settings,
+    corpus: Corpus,
+    run: RunFolder,
+    callbacks: Sequence[L.Callback],
+) -> RunFolder:
+    population = corpus.population
+    print(f"recall: run folder {run.path}", flush=True)
+    resume_step = _checkpoint_step(cfg.ckpt_path) if cfg.ckpt_path else None
+    if resume_step is None:
+        OmegaConf.save(cfg, run.config, resolve=True)
+        run.write_json(
+            run.corpus,
+            {
+                "seed": cfg.seed,
+                "fingerprint": population.fingerprint(),
+                "n_individuals": population.n_seen,
+                "n_unseen": population.n_unseen,
+                "vocab_size": len(corpus.tokenizer),
+                "max_len": corpus.max_len,
+                "baseline": population.baseline(),
+            },
+        )
+    elif run.read_json(run.corpus)["fingerprint"] != population.fingerprint():
+        raise ConfigError(
+            f"the corpus generated now differs from the one {run.path} was trained on"
+        )
+
+    L.seed_everything(cfg.seed, workers=True, verbose=False)
+    datamodule = BiographyDataModule(corpus, settings.loader, cfg.seed)
+    model_config = GPTConfig(vocab_size=len(corpus.tokenizer), max_len=corpus.max_len, **cfg.model)
+    module = RecallModule(
+        model=asdict(model_config),
+        optim=asdict(settings.optim),
+        eval_steps=settings.cadence.steps(settings.max_steps),
+        baseline=population.baseline(),
+        n_attributes=len(population.attributes),
+        eval_batch_size=cfg.eval_batch_size,
+    )
+    checkpoints = ModelCheckpoint(
+        dirpath=run.checkpoints,
+        filename="step{step:06d}",
+        auto_insert_metric_name=False,
+        every_n_train_steps=settings.checkpoint_every,
+        save_top_k=-1,
+        save_last=True,
+    )
+    trainer = L.Trainer(
+        **OmegaConf.to_container(cfg.trainer, resolve=True),
+        default_root_dir=str(run.path),
+        logger=run_loggers(run.path, resume_step),
+        callbacks=[checkpoints, TQDMProgressBar(refresh_rate=cfg.progress_refresh), *callbacks],
+        enable_model_summary=False,
+        num_sanity_val_steps=0,
+        limit_val_batches=0,
+    )
+    started = time.perf_counter()
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+    except SystemExit:
+        if trainer.interrupted:  # Lightning turns Ctrl-C into SystemExit after its shutdown
+            raise KeyboardInterrupt from None
+        raise
+    elapsed = time.perf_counter() - started
+    throughput = {
+        "wall_time_s": round(elapsed, 1),
+        "tokens_per_s": round(module.tokens_trained / elapsed),
+    }
+    summarize(run, settings.phases, extra=throughput)
+    print(f"recall: finished in {elapsed:.0f} s; run folder {run.path}", flush=True)
+    return run
+
+
+def summarize(run: RunFolder, config: PhaseConfig, extra: dict | None = None) -> dict:
+    """Write phases.json and phase_plot.png from the run's metrics.csv."""
+    steps, loss = run.curve("seen/attr_loss")
+    _, acc = run.curve("seen/attr_acc")
+    baseline = run.read_json(run.corpus)["baseline"]
+    phases = detect_phases(steps, loss, baseline, config)
+    summary = {
+        **phases.to_dict(),
+        "final_step": int(steps[-1]),
+        "final_attr_loss": float(loss[-1]),
+        "final_attr_acc": float(acc[-1]),
+        **(extra or {}),
+    }
+    run.write_json(run.phases, summary)
+    plot_phases(run, phases, title=f"{run.path.parent.name}/{run.path.name}")
+    return summary
+
+
+def _checkpoint_step(path: str) -> int:
+    return int(torch.load(path, map_location="cpu", weights_only=True)["global_step"])
+
+
+def resume_config(saved: DictConfig, overrides: list[str]) -> DictConfig:
+    """A run's saved config with the command line's `key=value` overrides applied."""
+    pairs = [o.lstrip("+~").split("=", 1) for o in overrides if "=" in o]
+    for key, _ in pairs:
+        if isinstance(OmegaConf.select(saved, key), DictConfig):
+            raise ConfigError(f"resuming cannot switch the config group '{key}'; start a new run")
+    return OmegaConf.merge(saved, OmegaConf.from_dotlist([f"{k}={v}" for k, v in pairs]))
+
+
+@hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
+def _hydra_main(cfg: DictConfig) -> None:
+    try:
+        if cfg.ckpt_path:  # resume with the run's own config, plus what the command line changes
+            saved = OmegaConf.load(RunFolder.of_checkpoint(cfg.ckpt_path).config)
+            cfg = resume_config(saved, list(HydraConfig.get().overrides.task))
+        train(cfg)
+    except ConfigError as err:
+        print(f"recall-train: error: {err}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print(
+            "recall-train: interrupted; resume with ckpt_path=<run>/checkpoints/last.ckpt",
+            file=sys.stderr,
+        )
+        sys.exit(130)
+
+
+def main() -> None:
+    """Console entry point (Hydra parses the command line)."""
+    logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    warnings.filterwarnings("ignore", ".*does not have many workers.*")
+    warnings.filterwarnings("ignore", ".*LeafSpec.*is deprecated.*")
+    _hydra_main()

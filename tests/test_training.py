@@ -1,0 +1,60 @@
+"""Real (short) training runs through the Hydra config and the Lightning trainer."""
+
+import json
+import signal
+
+import lightning as L
+import numpy as np
+import pytest
+from omegaconf import OmegaConf
+
+from recall.runs import RunFolder
+from recall.train import resume_config, train
+from tests.conftest import TINY_RUN
+
+
+def test_short_run_leaves_the_plateau(make_cfg):
+    run = train(make_cfg(*TINY_RUN, "trainer.max_steps=300", "eval.every=25"))
+    summary = json.loads(run.phases.read_text())
+    chance = 1 / 50  # the smallest value pool of the default attributes has 100 values
+    assert summary["final_attr_acc"] > 10 * chance
+    assert summary["knowledge_onset_step"] is not None
+    assert summary["final_attr_loss"] < 0.7 * summary["baseline"]
+    steps, acc = run.curve("seen/attr_acc")
+    assert steps[0] == 0 and steps[-1] == 300 and acc[0] == 0.0
+    assert run.phase_plot.stat().st_size > 10_000
+    assert list(run.tensorboard.glob("events.out.tfevents.*"))
+    assert (run.checkpoints / "last.ckpt").is_file()
+    assert OmegaConf.load(run.config).trainer.max_steps == 300
+
+
+class StopAt(L.Callback):
+    """Presses Ctrl-C at a given step."""
+
+    def __init__(self, step: int) -> None:
+        self.step = step
+
+    def on_train_batch_end(self, trainer, *args) -> None:
+        if trainer.global_step == self.step:
+            raise KeyboardInterrupt
+
+
+def test_resume_continues_the_same_run(make_cfg, tmp_path):
+    common = [*TINY_RUN, "trainer.max_steps=60", "eval.every=10", "checkpoint.every_n_steps=20"]
+    full = train(make_cfg(*common, run="full"))
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            train(make_cfg(*common, run="cut"), callbacks=[StopAt(45)])
+    finally:
+        signal.signal(signal.SIGINT, handler)  # Lightning ignores Ctrl-C after an interrupt
+    cut = RunFolder(tmp_path / "cut")
+    assert not cut.finished and cut.curve("seen/attr_loss")[0][-1] == 40
+    last = cut.checkpoints / "last.ckpt"
+    resumed = train(resume_config(OmegaConf.load(cut.config), [f"ckpt_path={last}"]))
+    assert resumed.path == cut.path and resumed.finished
+    for metric in ("seen/attr_loss", "train/loss"):
+        steps, values = resumed.curve(metric)
+        full_steps, full_values = full.curve(metric)
+        assert steps.tolist() == full_steps.tolist()  # continued, nothing logged twice
+        np.testing.assert_allclose(values, full_values, rtol=1e-4)
