@@ -2,23 +2,28 @@
 
 attribute loss: cross-entropy summed over the tokens of one attribute value (then
 averaged over attributes and examples). attribute accuracy: a value counts as recalled
-only if every one of its tokens is the argmax prediction.
+only if every one of its tokens is the argmax prediction. confidence: the probability
+the model gives its own greedy value (product over the value's tokens of the top
+probability, with the true earlier tokens as context); entropy: the predictive entropy
+averaged over the value's tokens.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch.nn.functional as F
+import torch
 from torch import Tensor
 
 
 @dataclass
 class AttributeScores:
-    """Per example and attribute: summed value loss and whether the value was recalled."""
+    """Per example and attribute ([B, A] each)."""
 
-    loss: Tensor  # [B, A] nats
-    correct: Tensor  # [B, A] bool
+    loss: Tensor  # nats, summed over the value's tokens
+    correct: Tensor  # bool: every token of the value is the argmax
+    confidence: Tensor  # probability of the greedy value
+    entropy: Tensor  # nats, mean over the value's tokens
 
     @property
     def attr_loss(self) -> float:
@@ -28,6 +33,10 @@ class AttributeScores:
     def attr_acc(self) -> float:
         return self.correct.float().mean().item()
 
+    @classmethod
+    def cat(cls, parts: list[AttributeScores]) -> AttributeScores:
+        return cls(*(torch.cat([getattr(p, f) for p in parts]) for f in cls.__dataclass_fields__))
+
 
 def attribute_scores(
     logits: Tensor, tokens: Tensor, value_attr: Tensor, n_attr: int
@@ -35,13 +44,24 @@ def attribute_scores(
     """Score every attribute value in a batch from full-sequence logits [B, L, V].
 
     Position t predicts token t+1, so a value at positions [s, e) is scored by the
-    logits at [s-1, e-1).
+    logits at [s-1, e-1). Only those positions are normalised (most are not values).
     """
     targets, target_attr = tokens[:, 1:], value_attr[:, 1:]
-    logits = logits[:, :-1].float()
-    token_loss = F.cross_entropy(logits.transpose(1, 2), targets, reduction="none")  # [B, L-1]
-    wrong = logits.argmax(-1) != targets
-    member = F.one_hot(target_attr.clamp(min=0), n_attr).bool() & (target_attr >= 0)[..., None]
-    loss = (token_loss[..., None] * member).sum(1)  # [B, A]
-    n_wrong = (wrong[..., None] & member).sum(1)
-    return AttributeScores(loss=loss, correct=n_wrong == 0)
+    rows, cols = (target_attr >= 0).nonzero(as_tuple=True)  # every value token
+    log_probs = logits[:, :-1][rows, cols].float().log_softmax(-1)  # [N, V]
+    target = targets[rows, cols]
+    slot = rows * n_attr + target_attr[rows, cols]  # which (example, attribute) it belongs to
+
+    def per_attribute(values: Tensor) -> Tensor:  # sum over each value's tokens -> [B, A]
+        total = torch.zeros(len(tokens) * n_attr, dtype=values.dtype, device=values.device)
+        return total.index_add_(0, slot, values).view(len(tokens), n_attr)
+
+    top_log_prob, top = log_probs.max(-1)
+    token_entropy = -(log_probs.exp() * log_probs).sum(-1)
+    return AttributeScores(
+        loss=per_attribute(-log_probs.gather(1, target[:, None]).squeeze(1)),
+        correct=per_attribute((top != target).float()) == 0,
+        confidence=per_attribute(top_log_prob).exp(),
+        entropy=per_attribute(token_entropy)
+        / per_attribute(torch.ones_like(token_entropy)).clamp(min=1),
+    )

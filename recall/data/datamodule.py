@@ -22,9 +22,9 @@ TRAIN_STREAM, EVAL_STREAM = 0, 1  # separate random streams under one seed
 
 @dataclass(frozen=True)
 class LoaderConfig:
-    batch_size: int = 64
+    batch_size: int = 32
     distribution: str = "uniform"
-    n_eval: int = 512  # seen individuals in the fixed evaluation set
+    n_eval: int = 256  # seen individuals in the fixed evaluation set
 
     def __post_init__(self) -> None:
         if self.batch_size <= 0:
@@ -69,9 +69,11 @@ class BiographyDataModule(L.LightningDataModule):
         self.weights = sampling_weights(config.distribution, population.n_seen)
         # Evenly spaced individuals: covers every frequency rank once weights are non-uniform.
         seen = np.unique(np.linspace(0, population.n_seen - 1, config.n_eval).astype(np.int64))
-        self.eval_batches = {
-            "seen": corpus.evaluation_batch(seen, np.random.default_rng([seed, EVAL_STREAM])),
-        }
+        unseen = np.arange(population.n_seen, population.n_seen + population.n_unseen)
+        rng = np.random.default_rng([seed, EVAL_STREAM])
+        self.eval_batches = {"seen": corpus.evaluation_batch(seen, rng)}
+        if len(unseen):
+            self.eval_batches["unseen"] = corpus.evaluation_batch(unseen, rng)
 
     def stream(self, start_step: int = 0) -> TrainingStream:
         return TrainingStream(

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,6 +12,7 @@ import lightning as L
 import torch
 import torch.nn.functional as F
 
+from recall.callbacks.base import DynamicsCallback
 from recall.data.corpus import BiographyBatch
 from recall.errors import ConfigError
 from recall.metrics import AttributeScores, attribute_scores
@@ -21,7 +24,7 @@ class OptimConfig:
     """AdamW with linear warm-up then cosine decay to `min_lr_ratio` x lr at max_steps."""
 
     lr: float = 3e-3
-    warmup_steps: int = 50
+    warmup_steps: int = 20
     min_lr_ratio: float = 0.1
     weight_decay: float = 0.1
     betas: tuple[float, float] = (0.9, 0.95)
@@ -86,33 +89,48 @@ class RecallModule(L.LightningModule):
             "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
         }
 
-    @torch.no_grad()
-    def score(self, batch: BiographyBatch) -> AttributeScores:
-        """Attribute scores of a (possibly large) batch, in chunks, in eval mode."""
+    @contextmanager
+    def _inference(self) -> Iterator[None]:
+        """Eval mode without gradients, restoring the previous mode afterwards."""
         was_training = self.training
         self.eval()
+        try:
+            with torch.no_grad():
+                yield
+        finally:
+            self.train(was_training)
+
+    def score(self, batch: BiographyBatch) -> AttributeScores:
+        """Attribute scores of a (possibly large) batch, in chunks."""
         parts = []
-        for start in range(0, len(batch), self.hparams.eval_batch_size):
-            chunk = batch.select(slice(start, start + self.hparams.eval_batch_size))
-            tokens = chunk.tokens.to(self.device)
-            logits, _ = self.model(tokens)
-            parts.append(
-                attribute_scores(
-                    logits, tokens, chunk.value_attr.to(self.device), self.hparams.n_attributes
+        with self._inference():
+            for start in range(0, len(batch), self.hparams.eval_batch_size):
+                chunk = batch.select(slice(start, start + self.hparams.eval_batch_size))
+                tokens = chunk.tokens.to(self.device)
+                logits, _ = self.model(tokens)
+                value_attr = chunk.value_attr.to(self.device)
+                parts.append(
+                    attribute_scores(logits, tokens, value_attr, self.hparams.n_attributes)
                 )
-            )
-        self.train(was_training)
-        return AttributeScores(
-            loss=torch.cat([p.loss for p in parts]), correct=torch.cat([p.correct for p in parts])
-        )
+        return AttributeScores.cat(parts)
+
+    def attention_patterns(self, batch: BiographyBatch) -> list[torch.Tensor]:
+        """Each layer's attention pattern [B, H, L, L] on a batch, on the CPU."""
+        with self._inference():
+            _, patterns = self.model(batch.tokens.to(self.device), return_patterns=True)
+        return [p.cpu() for p in patterns]
 
     def evaluate(self) -> dict[str, float]:
-        """Score the fixed evaluation sets and log the metrics at the current step."""
-        metrics = {"baseline": self.hparams.baseline}
-        for split, batch in self.trainer.datamodule.eval_batches.items():
-            scores = self.score(batch)
-            metrics[f"{split}/attr_loss"] = scores.attr_loss
-            metrics[f"{split}/attr_acc"] = scores.attr_acc
+        """Score the seen set, collect every dynamics callback's metrics, log them as one row."""
+        scores = {"seen": self.score(self.trainer.datamodule.eval_batches["seen"])}
+        metrics = {
+            "baseline": self.hparams.baseline,
+            "seen/attr_loss": scores["seen"].attr_loss,
+            "seen/attr_acc": scores["seen"].attr_acc,
+        }
+        for callback in self.trainer.callbacks:
+            if isinstance(callback, DynamicsCallback):
+                metrics.update(callback.on_evaluation(self.trainer, self, scores))
         for logger in self.loggers:
             logger.log_metrics(metrics, step=self.global_step)
         return metrics

@@ -1,0 +1,1 @@
+"""Training-dynamics callbacks: each adds metrics at the shared evaluation steps."""

@@ -1,0 +1,25 @@
+"""The hook every dynamics callback implements, called at each evaluation step.
+
+The module scores its fixed evaluation sets once per evaluation step and hands the
+scores to every `DynamicsCallback`; each returns its own metrics, and all of them are
+logged together as one row at that step. Cadence and evaluation batches are therefore
+set once, in one place, for all callbacks.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import lightning as L
+
+if TYPE_CHECKING:
+    from recall.metrics import AttributeScores
+    from recall.model.module import RecallModule
+
+
+class DynamicsCallback(L.Callback):
+    def on_evaluation(
+        self, trainer: L.Trainer, module: RecallModule, scores: dict[str, AttributeScores]
+    ) -> dict[str, float]:
+        """Metrics to log at this evaluation step (`scores` holds the module's own sets)."""
+        return {}

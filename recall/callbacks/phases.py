@@ -1,0 +1,69 @@
+"""Live phase tracking: the current phase as a scalar, boundaries marked when found.
+
+Runs the same detector as the final phases.json (recall.phases) on the evaluations so
+far, so a researcher watching TensorBoard sees the statistics phase end and knowledge
+onset as they are confirmed. Its history survives checkpoint resume.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import lightning as L
+from lightning.pytorch.loggers import TensorBoardLogger
+
+from recall.callbacks.base import DynamicsCallback
+from recall.phases import PhaseConfig, detect_phases
+
+if TYPE_CHECKING:
+    from recall.metrics import AttributeScores
+    from recall.model.module import RecallModule
+
+PHASE_IDS = {"statistics": 0, "plateau": 1, "knowledge": 2}
+
+
+class PhaseTracker(DynamicsCallback):
+    """Logs `phase` (0 statistics, 1 plateau, 2 knowledge acquisition) at every
+    evaluation, and a TensorBoard text marker when a boundary is first detected."""
+
+    def __init__(self, config: PhaseConfig) -> None:
+        self.config = config
+        self.steps: list[int] = []
+        self.losses: list[float] = []
+        self.marked: dict[str, int] = {}
+
+    def on_evaluation(
+        self, trainer: L.Trainer, module: RecallModule, scores: dict[str, AttributeScores]
+    ) -> dict[str, float]:
+        step = module.global_step
+        if self.steps and step <= self.steps[-1]:  # resumed: drop evaluations to be redone
+            keep = sum(s < step for s in self.steps)
+            self.steps, self.losses = self.steps[:keep], self.losses[:keep]
+        self.steps.append(step)
+        self.losses.append(scores["seen"].attr_loss)
+        phases = detect_phases(self.steps, self.losses, module.hparams.baseline, self.config)
+        phase = "statistics"
+        for name, boundary in (
+            ("plateau", phases.statistics_end_step),
+            ("knowledge", phases.knowledge_onset_step),
+        ):
+            if boundary is None:
+                break
+            phase = name
+            if name not in self.marked:
+                self.marked[name] = boundary
+                self._mark(trainer, step, f"{name} begins at step {boundary}")
+        return {"phase": PHASE_IDS[phase]}
+
+    @staticmethod
+    def _mark(trainer: L.Trainer, step: int, text: str) -> None:
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                logger.experiment.add_text("phases", text, step)
+
+    def state_dict(self) -> dict:
+        return {"steps": self.steps, "losses": self.losses, "marked": self.marked}
+
+    def load_state_dict(self, state_dict: dict) -> None:
+        self.steps, self.losses = state_dict["steps"], state_dict["losses"]
+        self.marked = state_dict["marked"]
