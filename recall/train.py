@@ -24,6 +24,10 @@ from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from omegaconf import DictConfig, OmegaConf
 
 from recall.cadence import Cadence
+from recall.callbacks.attention import AttentionCircuits
+from recall.callbacks.base import DynamicsCallback
+from recall.callbacks.hallucination import Hallucination
+from recall.callbacks.phases import PhaseTracker
 from recall.config import CONFIG_DIR, to_dataclasses
 from recall.data.corpus import Corpus
 from recall.data.datamodule import BiographyDataModule, LoaderConfig
@@ -36,7 +40,6 @@ from recall.phases import PhaseConfig, detect_phases
 from recall.plots.phase_plot import plot_phases
 from recall.runs import RunFolder
 
-log = logging.getLogger("recall")
 RESUME_FIXED = ("seed", "data", "model")  # what a resumed run may not change
 
 
@@ -51,6 +54,7 @@ class Settings:
     phases: PhaseConfig
     max_steps: int
     checkpoint_every: int
+    dynamics: list[DynamicsCallback]
 
 
 def validate(cfg: DictConfig) -> Settings:
@@ -69,9 +73,36 @@ def validate(cfg: DictConfig) -> Settings:
         raise ConfigError(
             f"checkpoint.every_n_steps={cfg.checkpoint.every_n_steps} must be positive"
         )
+    dynamics = dynamics_callbacks(cfg.callbacks, phases, population)
     return Settings(
-        population, loader, optim, cadence, phases, max_steps, cfg.checkpoint.every_n_steps
+        population,
+        loader,
+        optim,
+        cadence,
+        phases,
+        max_steps,
+        cfg.checkpoint.every_n_steps,
+        dynamics,
     )
+
+
+def dynamics_callbacks(
+    cfg: DictConfig, phases: PhaseConfig, population: PopulationConfig
+) -> list[DynamicsCallback]:
+    """The enabled training-dynamics callbacks of the `callbacks` config group."""
+    callbacks: list[DynamicsCallback] = []
+    if cfg.phases:
+        callbacks.append(PhaseTracker(phases))
+    if cfg.attention.enabled:
+        callbacks.append(AttentionCircuits(cfg.attention.n_biographies, cfg.attention.figure_every))
+    if cfg.hallucination.enabled:
+        if population.n_unseen == 0:
+            raise ConfigError(
+                "callbacks.hallucination needs unseen individuals: set data.n_unseen > 0 "
+                "or callbacks.hallucination.enabled=false"
+            )
+        callbacks.append(Hallucination(cfg.hallucination.threshold))
+    return callbacks
 
 
 def prepare_run_folder(cfg: DictConfig) -> tuple[RunFolder, bool]:
@@ -132,8 +163,9 @@ def _fit(
     population = corpus.population
     print(f"recall: run folder {run.path}", flush=True)
     resume_step = _checkpoint_step(cfg.ckpt_path) if cfg.ckpt_path else None
+    OmegaConf.save(cfg, run.config, resolve=True)  # on resume: e.g. a longer max_steps
+    run.phases.unlink(missing_ok=True)  # finished again only when this fit completes
     if resume_step is None:
-        OmegaConf.save(cfg, run.config, resolve=True)
         run.write_json(
             run.corpus,
             {
@@ -174,7 +206,12 @@ def _fit(
         **OmegaConf.to_container(cfg.trainer, resolve=True),
         default_root_dir=str(run.path),
         logger=run_loggers(run.path, resume_step),
-        callbacks=[checkpoints, TQDMProgressBar(refresh_rate=cfg.progress_refresh), *callbacks],
+        callbacks=[
+            checkpoints,
+            TQDMProgressBar(refresh_rate=cfg.progress_refresh),
+            *settings.dynamics,
+            *callbacks,
+        ],
         enable_model_summary=False,
         num_sanity_val_steps=0,
         limit_val_batches=0,

@@ -7,6 +7,7 @@ import lightning as L
 import numpy as np
 import pytest
 from omegaconf import OmegaConf
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from recall.runs import RunFolder
 from recall.train import resume_config, train
@@ -26,6 +27,25 @@ def test_short_run_leaves_the_plateau(make_cfg):
     assert list(run.tensorboard.glob("events.out.tfevents.*"))
     assert (run.checkpoints / "last.ckpt").is_file()
     assert OmegaConf.load(run.config).trainer.max_steps == 300
+
+
+def test_dynamics_callbacks_log_to_csv_and_tensorboard(make_cfg):
+    run = train(make_cfg(*TINY_RUN, "trainer.max_steps=150", "eval.every=50"))
+    header = run.metrics.read_text().splitlines()[0].split(",")
+    for layer in (0, 1):
+        for metric in ("name_to_name", "attr_to_name", "attr_to_text", "entropy"):
+            assert f"attn/{metric}/layer{layer}" in header
+            assert f"attn/{metric}/layer{layer}/head1" in header
+    for metric in ("attr_loss", "attr_loss_excess", "max_prob", "entropy", "hallucination_rate"):
+        assert f"unseen/{metric}" in header
+    assert {"seen/max_prob", "seen/entropy", "phase"} <= set(header)
+    steps, phase = run.curve("phase")
+    assert steps.tolist() == [0, 50, 100, 150] and phase[0] == 0
+    _, share = run.curve("attn/attr_to_name/layer1")
+    assert ((share >= 0) & (share <= 1)).all()
+    events = EventAccumulator(str(run.tensorboard), size_guidance={"images": 0}).Reload()
+    assert {"attn/attr_to_name_heatmap", "attn/example_last_layer"} <= set(events.Tags()["images"])
+    assert "attn/attr_to_name/layer1" in events.Tags()["scalars"]
 
 
 class StopAt(L.Callback):
