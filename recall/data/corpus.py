@@ -7,6 +7,7 @@ the individual in full. Training draws a fresh biography for every sequence.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -65,18 +66,25 @@ class Corpus:
 
     def training_batch(self, individuals: np.ndarray, rng: np.random.Generator) -> BiographyBatch:
         """Fresh biographies from the individuals' training templates, sentences shuffled."""
-        shape = (len(individuals), self.n_attributes)
-        choice = rng.integers(self.population.split.n_train, size=shape)
-        offsets = self.population.template_offsets[individuals]
-        templates = self.population.split.train_index(offsets, choice)
-        return self._build(individuals, templates, rng.random(shape).argsort(axis=1))
+        split = self.population.split
+        return self._sample(individuals, rng, split.n_train, split.train_index)
 
     def evaluation_batch(self, individuals: np.ndarray, rng: np.random.Generator) -> BiographyBatch:
         """Biographies written only with the individuals' held-out templates."""
+        split = self.population.split
+        return self._sample(individuals, rng, split.heldout, split.heldout_index)
+
+    def _sample(
+        self,
+        individuals: np.ndarray,
+        rng: np.random.Generator,
+        n_choices: int,
+        template_index: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    ) -> BiographyBatch:
+        """One of `n_choices` templates per attribute for each individual, random order."""
         shape = (len(individuals), self.n_attributes)
-        choice = rng.integers(self.population.split.heldout, size=shape)
         offsets = self.population.template_offsets[individuals]
-        templates = self.population.split.heldout_index(offsets, choice)
+        templates = template_index(offsets, rng.integers(n_choices, size=shape))
         return self._build(individuals, templates, rng.random(shape).argsort(axis=1))
 
     def _build(
