@@ -27,9 +27,9 @@ class PopulationConfig:
 
     n_individuals: int = 1000
     n_unseen: int = 256
-    first_names: int = 64
-    middle_names: int = 64
-    last_names: int = 128
+    first_names: int = 32
+    middle_names: int = 32
+    last_names: int = 64
     attributes: dict[str, int] | None = None  # attribute -> number of distinct values
     templates: int = 25
     heldout_templates: int = 5

@@ -21,7 +21,7 @@ from recall.errors import ConfigError
 class GPTConfig:
     vocab_size: int
     max_len: int
-    n_layer: int = 4
+    n_layer: int = 2
     n_head: int = 4
     d_model: int = 128
 
