@@ -21,13 +21,10 @@ def plot_phases(run: RunFolder, phases: Phases, title: str = "") -> Path:
     _, acc = run.curve("seen/attr_acc")
     fig, (ax_loss, ax_acc) = plt.subplots(2, 1, figsize=(6.5, 5.5), sharex=True)
     end = steps[-1]
-    bounds = [0, phases.statistics_end_step, phases.knowledge_onset_step, end]
-    spans = [(name, lo, hi) for name, lo, hi in zip(PHASE_COLORS, bounds, bounds[1:], strict=False)]
+    spans = _phase_spans(phases, end)
     for ax in (ax_loss, ax_acc):
         for name, lo, hi in spans:
-            if lo is None:
-                break
-            ax.axvspan(lo, end if hi is None else hi, color=PHASE_COLORS[name], zorder=0)
+            ax.axvspan(lo, hi, color=PHASE_COLORS[name], zorder=0)
         for boundary in (phases.statistics_end_step, phases.knowledge_onset_step):
             if boundary is not None:
                 ax.axvline(boundary, color="0.35", lw=0.8, ls=":")
@@ -47,12 +44,20 @@ def plot_phases(run: RunFolder, phases: Phases, title: str = "") -> Path:
     ax_acc.set_ylabel("attribute accuracy")
     ax_acc.set_xlabel("training step")
     for name, lo, hi in spans:
-        if lo is None:
-            break
-        mid = (lo + (end if hi is None else hi)) / 2
-        ax_acc.text(mid, 0.95, name, ha="center", va="top", fontsize=8, color="0.25")
+        ax_acc.text((lo + hi) / 2, 0.95, name, ha="center", va="top", fontsize=8, color="0.25")
     ax_loss.set_title(title or "Phases of fact learning", fontsize=10)
     fig.tight_layout()
     fig.savefig(run.phase_plot, dpi=130)
     plt.close(fig)
     return run.phase_plot
+
+
+def _phase_spans(phases: Phases, end: int) -> list[tuple[str, int, int]]:
+    """(phase, first step, last step) of each phase reached; the last runs to `end`.
+
+    The detector finds knowledge onset only after the statistics end, so the known
+    boundaries are always a prefix.
+    """
+    boundaries = (phases.statistics_end_step, phases.knowledge_onset_step)
+    starts = [0, *(step for step in boundaries if step is not None)]
+    return list(zip(PHASE_COLORS, starts, [*starts[1:], end], strict=False))
