@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import inspect
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -31,3 +33,24 @@ def to_dataclasses(node: DictConfig, path: str, *classes: type, **extra: Any) ->
         kwargs = {k: v for k, v in {**values, **extra}.items() if k in names}
         built.append(cls(**kwargs))
     return built
+
+
+def call_registered(
+    registry: Mapping[str, Callable[..., Any]], spec: Mapping[str, Any], path: str, first: Any
+) -> Any:
+    """Call `registry[spec.name](first, **other keys of spec)`, checking name and keys.
+
+    For config nodes like `{name: power_law, alpha: 0.8}`: an unknown name or a key the
+    function does not take is a one-line error naming `path` and what is allowed.
+    """
+    params = dict(spec)
+    name = params.pop("name", None)
+    if name not in registry:
+        raise ConfigError(f"unknown {path}.name {name!r} (known: {', '.join(registry)})")
+    expected = list(inspect.signature(registry[name]).parameters)[1:]
+    if sorted(params) != sorted(expected):
+        raise ConfigError(
+            f"{path}: {name} takes {', '.join(expected) or 'no parameters'}; "
+            f"got {', '.join(params) or 'none'}"
+        )
+    return registry[name](first, **params)

@@ -33,6 +33,10 @@ class AttributeScores:
     def attr_acc(self) -> float:
         return self.correct.float().mean().item()
 
+    def select(self, rows: Tensor) -> AttributeScores:
+        """The scores of some examples (an index or boolean mask over the batch)."""
+        return AttributeScores(*(getattr(self, f)[rows] for f in self.__dataclass_fields__))
+
     @classmethod
     def cat(cls, parts: list[AttributeScores]) -> AttributeScores:
         return cls(*(torch.cat([getattr(p, f) for p in parts]) for f in cls.__dataclass_fields__))

@@ -20,6 +20,7 @@ import hydra
 import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
 from omegaconf import DictConfig, OmegaConf
 
@@ -32,6 +33,7 @@ from recall.config import CONFIG_DIR, to_dataclasses
 from recall.data.corpus import Corpus
 from recall.data.datamodule import BiographyDataModule, LoaderConfig
 from recall.data.population import PopulationConfig, generate_population
+from recall.data.schedules import Schedule, build_schedule
 from recall.errors import ConfigError
 from recall.loggers import run_loggers
 from recall.model.gpt import GPTConfig
@@ -52,8 +54,10 @@ class Settings:
     optim: OptimConfig
     cadence: Cadence
     phases: PhaseConfig
+    schedule: Schedule
     max_steps: int
     checkpoint_every: int
+    stop_at_acc: float | None
     dynamics: list[DynamicsCallback]
 
 
@@ -73,6 +77,15 @@ def validate(cfg: DictConfig) -> Settings:
         raise ConfigError(
             f"checkpoint.every_n_steps={cfg.checkpoint.every_n_steps} must be positive"
         )
+    if cfg.stop_at_acc is not None and not 0 < cfg.stop_at_acc <= 1:
+        raise ConfigError(f"stop_at_acc={cfg.stop_at_acc} must be in (0, 1] or null")
+    if cfg.threads is not None and cfg.threads <= 0:
+        raise ConfigError(f"threads={cfg.threads} must be positive or null (torch's default)")
+    schedule = build_schedule(
+        OmegaConf.to_container(cfg.schedule, resolve=True),
+        loader.distribution,
+        population.n_individuals,
+    )
     dynamics = dynamics_callbacks(cfg.callbacks, phases, population)
     return Settings(
         population,
@@ -80,8 +93,10 @@ def validate(cfg: DictConfig) -> Settings:
         optim,
         cadence,
         phases,
+        schedule,
         max_steps,
         cfg.checkpoint.every_n_steps,
+        cfg.stop_at_acc,
         dynamics,
     )
 
@@ -142,6 +157,8 @@ def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> RunFolder:
     `callbacks` are added to the run's own (checkpoints, progress bar).
     """
     settings = validate(cfg)
+    if cfg.threads is not None:
+        torch.set_num_threads(cfg.threads)
     population = generate_population(settings.population)
     corpus = Corpus(population)
     run, fresh = prepare_run_folder(cfg)
@@ -184,7 +201,7 @@ def _fit(
         )
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule = BiographyDataModule(corpus, settings.loader, cfg.seed)
+    datamodule = BiographyDataModule(corpus, settings.loader, settings.schedule, cfg.seed)
     model_config = GPTConfig(vocab_size=len(corpus.tokenizer), max_len=corpus.max_len, **cfg.model)
     module = RecallModule(
         model=asdict(model_config),
@@ -193,6 +210,7 @@ def _fit(
         baseline=population.baseline(),
         n_attributes=len(population.attributes),
         eval_batch_size=cfg.eval_batch_size,
+        stop_at_acc=settings.stop_at_acc,
     )
     checkpoints = ModelCheckpoint(
         dirpath=run.checkpoints,
@@ -224,6 +242,7 @@ def _fit(
             raise KeyboardInterrupt from None
         raise
     elapsed = time.perf_counter() - started
+    _save_final_checkpoint(trainer, run)
     throughput = {
         "wall_time_s": round(elapsed, 1),
         "tokens_per_s": round(module.tokens_trained / elapsed),
@@ -251,6 +270,14 @@ def summarize(run: RunFolder, config: PhaseConfig, extra: dict | None = None) ->
     return summary
 
 
+def _save_final_checkpoint(trainer: L.Trainer, run: RunFolder) -> None:
+    """Periodic checkpoints miss the last step unless it is a multiple of their period."""
+    final = run.checkpoints / f"step{trainer.global_step:06d}.ckpt"
+    if not final.exists():
+        trainer.save_checkpoint(final)
+        shutil.copyfile(final, run.checkpoints / "last.ckpt")
+
+
 def _checkpoint_step(path: str) -> int:
     return int(torch.load(path, map_location="cpu", weights_only=True)["global_step"])
 
@@ -266,10 +293,13 @@ def resume_config(saved: DictConfig, overrides: list[str]) -> DictConfig:
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
 def _hydra_main(cfg: DictConfig) -> None:
+    _quiet()
     try:
         if cfg.ckpt_path:  # resume with the run's own config, plus what the command line changes
             saved = OmegaConf.load(RunFolder.of_checkpoint(cfg.ckpt_path).config)
             cfg = resume_config(saved, list(HydraConfig.get().overrides.task))
+        elif HydraConfig.get().mode == RunMode.MULTIRUN:
+            cfg.run_dir = HydraConfig.get().runtime.output_dir  # <hydra.sweep.dir>/<job number>
         train(cfg)
     except ConfigError as err:
         print(f"recall-train: error: {err}", file=sys.stderr)
@@ -284,7 +314,11 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """Console entry point (Hydra parses the command line)."""
+    _hydra_main()
+
+
+def _quiet() -> None:
+    """Lightning's info lines and known-harmless warnings off; in every job process."""
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     warnings.filterwarnings("ignore", ".*LeafSpec.*is deprecated.*")
-    _hydra_main()

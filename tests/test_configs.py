@@ -8,17 +8,30 @@ from recall.config import CONFIG_DIR
 from recall.errors import ConfigError
 from recall.train import prepare_run_folder, resume_config, validate
 
-GROUPS = {
-    g.name: sorted(p.stem for p in g.glob("*.yaml")) for g in CONFIG_DIR.iterdir() if g.is_dir()
+GROUPS = {  # every config group (data/distribution included), Hydra's own aside
+    str(g.relative_to(CONFIG_DIR)): sorted(p.stem for p in g.glob("*.yaml"))
+    for g in CONFIG_DIR.rglob("*")
+    if g.is_dir() and g.parts[len(CONFIG_DIR.parts)] != "hydra"
 }
 
 
 @pytest.mark.parametrize("group,option", [(g, o) for g, opts in GROUPS.items() for o in opts])
 def test_every_config_composes_and_validates(group, option):
+    overrides = [f"{group}={option}"]
+    if option == "custom":  # needs a weights file
+        overrides.append(f"data.distribution.path={CONFIG_DIR}/../tests/data/weights_1000.txt")
     with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR)):
-        cfg = compose("train", overrides=[f"{group}={option}"])
+        cfg = compose("train", overrides=overrides)
     settings = validate(cfg)
     assert settings.max_steps > 0
+
+
+@pytest.mark.parametrize("launcher", ["local", "slurm"])
+def test_launcher_configs_compose(launcher):
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR)):
+        cfg = compose("train", overrides=[f"hydra/launcher={launcher}"], return_hydra_config=True)
+    assert cfg.hydra.launcher._target_.startswith("hydra_plugins.")
+    assert cfg.hydra.callbacks.summary._target_ == "recall.compare.SweepSummary"
 
 
 def test_paper_experiment_matches_the_study():
@@ -35,7 +48,17 @@ def test_paper_experiment_matches_the_study():
         ("data.n_individuals=-5", "data.n_individuals=-5 must be positive"),
         ("data.batch_size=0", "data.batch_size=0 must be positive"),
         ("data.heldout_templates=30", "data.heldout_templates=30"),
-        ("data.distribution=zipfian", "unknown distribution 'zipfian'"),
+        ("data.distribution.name=zipfian", "unknown data.distribution.name 'zipfian'"),
+        ("data/distribution=power_law data.distribution.alpha=-1", "alpha=-1 must be >= 0"),
+        ("data/distribution=celebrities data.distribution.n=5000", "n=5000 must be between"),
+        ("data/distribution=celebrities +data.distribution.alpha=1", "celebrities takes n, weight"),
+        ("data/distribution=custom data.distribution.path=/nonexistent.txt", "cannot read"),
+        ("data.frequency_buckets=[0.5,0.1]", "0 < head < torso < 1"),
+        ("schedule.name=shuffle", "unknown schedule.name 'shuffle'"),
+        ("schedule=warmup schedule.individuals=5000", "warmup needs 0 < individuals"),
+        ("schedule=sequential schedule.groups=0", "sequential needs 0 < groups"),
+        ("schedule=piecewise schedule.pieces.0.step=5", "must start at step 0"),
+        ("stop_at_acc=1.5", "stop_at_acc=1.5 must be in"),
         ("+data.attributes.shoe_size=4", "unknown attribute 'shoe_size'"),
         ("data.last_names=2", "name pools too small"),
         ("+data.colour=red", "unknown key data.colour"),
@@ -46,7 +69,7 @@ def test_paper_experiment_matches_the_study():
 )
 def test_bad_configs_fail_validation_with_one_clear_message(make_cfg, override, message):
     with pytest.raises(ConfigError, match=message):
-        validate(make_cfg(override))
+        validate(make_cfg(*override.split()))
 
 
 def test_unwritable_or_used_run_folder(make_cfg, tmp_path):

@@ -6,6 +6,7 @@ import signal
 import lightning as L
 import numpy as np
 import pytest
+import torch
 from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
@@ -25,8 +26,37 @@ def test_short_run_leaves_the_plateau(make_cfg):
     assert steps[0] == 0 and steps[-1] == 300 and acc[0] == 0.0
     assert run.phase_plot.stat().st_size > 10_000
     assert list(run.tensorboard.glob("events.out.tfevents.*"))
-    assert (run.checkpoints / "last.ckpt").is_file()
+    last = torch.load(run.checkpoints / "last.ckpt", map_location="cpu", weights_only=False)
+    assert last["global_step"] == 300  # the final model, though 300 is no checkpoint period
     assert OmegaConf.load(run.config).trainer.max_steps == 300
+    header = run.metrics.read_text().splitlines()[0].split(",")
+    for bucket in ("head", "torso", "tail"):
+        assert {f"seen/attr_acc/{bucket}", f"seen/attr_loss/{bucket}"} <= set(header)
+
+
+def test_power_law_run_learns_the_head_first(make_cfg):
+    run = train(
+        make_cfg(
+            *TINY_RUN,
+            "data.n_individuals=200",
+            "data.n_eval=200",
+            "data/distribution=power_law",
+            "data.distribution.alpha=1.2",
+            "trainer.max_steps=200",
+            "eval.every=50",
+            "callbacks=none",
+        )
+    )
+    _, head = run.curve("seen/attr_acc/head")
+    _, tail = run.curve("seen/attr_acc/tail")
+    assert head[-1] > max(0.1, 3 * tail[-1]), (head, tail)
+
+
+def test_stop_at_accuracy_ends_the_run_early(make_cfg):
+    run = train(make_cfg(*TINY_RUN, "trainer.max_steps=1000", "eval.every=25", "stop_at_acc=0.2"))
+    steps, acc = run.curve("seen/attr_acc")
+    assert steps[-1] < 1000 and acc[-1] >= 0.2 and (acc[:-1] < 0.2).all()
+    assert json.loads(run.phases.read_text())["final_step"] == steps[-1]
 
 
 def test_dynamics_callbacks_log_to_csv_and_tensorboard(make_cfg):
@@ -59,8 +89,18 @@ class StopAt(L.Callback):
             raise KeyboardInterrupt
 
 
-def test_resume_continues_the_same_run(make_cfg, tmp_path):
-    common = [*TINY_RUN, "trainer.max_steps=60", "eval.every=10", "checkpoint.every_n_steps=20"]
+@pytest.mark.parametrize(
+    "schedule",
+    [["schedule=constant"], ["schedule=warmup", "schedule.individuals=8", "schedule.steps=50"]],
+)
+def test_resume_continues_the_same_run(make_cfg, tmp_path, schedule):
+    common = [
+        *TINY_RUN,
+        *schedule,  # a warm-up that ends after the cut: the resumed run must end it too
+        "trainer.max_steps=60",
+        "eval.every=10",
+        "checkpoint.every_n_steps=20",
+    ]
     full = train(make_cfg(*common, run="full"))
     handler = signal.getsignal(signal.SIGINT)
     try:

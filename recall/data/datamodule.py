@@ -7,14 +7,21 @@ the batches the uninterrupted run would have seen, with no sampler state to save
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import lightning as L
 import numpy as np
 from torch.utils.data import DataLoader, IterableDataset
 
 from recall.data.corpus import BiographyBatch, Corpus
-from recall.data.distributions import DISTRIBUTIONS, sampling_weights
+from recall.data.distributions import (
+    BUCKETS,
+    frequency_buckets,
+    frequency_rank,
+    sampling_weights,
+)
+from recall.data.schedules import Schedule
 from recall.errors import ConfigError
 
 TRAIN_STREAM, EVAL_STREAM = 0, 1  # separate random streams under one seed
@@ -23,16 +30,18 @@ TRAIN_STREAM, EVAL_STREAM = 0, 1  # separate random streams under one seed
 @dataclass(frozen=True)
 class LoaderConfig:
     batch_size: int = 32
-    distribution: str = "uniform"
+    distribution: dict[str, Any] = field(default_factory=lambda: {"name": "uniform"})
+    frequency_buckets: tuple[float, float] = (0.1, 0.5)  # head / torso / tail rank quantiles
     n_eval: int = 256  # seen individuals in the fixed evaluation set
 
     def __post_init__(self) -> None:
         if self.batch_size <= 0:
             raise ConfigError(f"data.batch_size={self.batch_size} must be positive")
-        if self.distribution not in DISTRIBUTIONS:
+        head, torso = self.frequency_buckets
+        if not 0 < head < torso < 1:
             raise ConfigError(
-                f"unknown distribution {self.distribution!r} in data.distribution "
-                f"(known: {', '.join(DISTRIBUTIONS)})"
+                f"data.frequency_buckets={list(self.frequency_buckets)} must be two rank "
+                "quantiles 0 < head < torso < 1, e.g. [0.1, 0.5]"
             )
         if self.n_eval <= 0:
             raise ConfigError(f"data.n_eval={self.n_eval} must be positive")
@@ -42,14 +51,14 @@ class TrainingStream(IterableDataset):
     """Yields whole batches: batch s is drawn from a generator seeded by (seed, s) alone."""
 
     def __init__(
-        self, corpus: Corpus, weights: np.ndarray, batch_size: int, seed: int, start_step: int
+        self, corpus: Corpus, schedule: Schedule, batch_size: int, seed: int, start_step: int
     ) -> None:
-        self.corpus, self.weights = corpus, weights
+        self.corpus, self.schedule = corpus, schedule
         self.batch_size, self.seed, self.start_step = batch_size, seed, start_step
 
     def batch(self, step: int) -> BiographyBatch:
         rng = np.random.default_rng([self.seed, TRAIN_STREAM, step])
-        individuals = rng.choice(len(self.weights), size=self.batch_size, p=self.weights)
+        individuals = self.schedule.sample(step, rng, self.batch_size)
         return self.corpus.training_batch(individuals, rng)
 
     def __iter__(self) -> Iterator[BiographyBatch]:
@@ -60,15 +69,22 @@ class TrainingStream(IterableDataset):
 
 
 class BiographyDataModule(L.LightningDataModule):
-    """Training stream plus fixed evaluation sets, all built from one corpus."""
+    """Training stream plus fixed evaluation sets, all built from one corpus.
 
-    def __init__(self, corpus: Corpus, config: LoaderConfig, seed: int) -> None:
+    The seen evaluation set is spread evenly over the frequency ranks of
+    `data.distribution`, whatever the schedule, and `eval_buckets` says which of its
+    biographies are in the head, torso and tail of that distribution.
+    """
+
+    def __init__(self, corpus: Corpus, config: LoaderConfig, schedule: Schedule, seed: int) -> None:
         super().__init__()
-        self.corpus, self.config, self.seed = corpus, config, seed
+        self.corpus, self.config, self.schedule, self.seed = corpus, config, schedule, seed
         population = corpus.population
-        self.weights = sampling_weights(config.distribution, population.n_seen)
-        # Evenly spaced individuals: covers every frequency rank once weights are non-uniform.
-        seen = np.unique(np.linspace(0, population.n_seen - 1, config.n_eval).astype(np.int64))
+        weights = sampling_weights(config.distribution, population.n_seen)
+        spread = np.unique(np.linspace(0, population.n_seen - 1, config.n_eval).astype(np.int64))
+        seen = frequency_rank(weights)[spread]
+        bucket = frequency_buckets(weights, config.frequency_buckets)[seen]
+        self.eval_buckets = {name: bucket == i for i, name in enumerate(BUCKETS)}
         unseen = np.arange(population.n_seen, population.n_seen + population.n_unseen)
         rng = np.random.default_rng([seed, EVAL_STREAM])
         self.eval_batches = {"seen": corpus.evaluation_batch(seen, rng)}
@@ -77,7 +93,7 @@ class BiographyDataModule(L.LightningDataModule):
 
     def stream(self, start_step: int = 0) -> TrainingStream:
         return TrainingStream(
-            self.corpus, self.weights, self.config.batch_size, self.seed, start_step
+            self.corpus, self.schedule, self.config.batch_size, self.seed, start_step
         )
 
     def train_dataloader(self) -> DataLoader:

@@ -43,7 +43,11 @@ class OptimConfig:
 
 
 class RecallModule(L.LightningModule):
-    """Trains a GPT on biographies and evaluates attribute loss/accuracy at set steps."""
+    """Trains a GPT on biographies and evaluates attribute loss/accuracy at set steps.
+
+    With `stop_at_acc`, training ends at the first evaluation whose seen accuracy
+    reaches it (sweeps then spend no steps past what they measure).
+    """
 
     def __init__(
         self,
@@ -53,6 +57,7 @@ class RecallModule(L.LightningModule):
         baseline: float,
         n_attributes: int,
         eval_batch_size: int = 256,
+        stop_at_acc: float | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
@@ -122,12 +127,18 @@ class RecallModule(L.LightningModule):
 
     def evaluate(self) -> dict[str, float]:
         """Score the seen set, collect every dynamics callback's metrics, log them as one row."""
-        scores = {"seen": self.score(self.trainer.datamodule.eval_batches["seen"])}
+        datamodule = self.trainer.datamodule
+        scores = {"seen": self.score(datamodule.eval_batches["seen"])}
         metrics = {
             "baseline": self.hparams.baseline,
             "seen/attr_loss": scores["seen"].attr_loss,
             "seen/attr_acc": scores["seen"].attr_acc,
         }
+        for bucket, rows in datamodule.eval_buckets.items():  # head / torso / tail
+            if rows.any():
+                part = scores["seen"].select(torch.from_numpy(rows))
+                metrics[f"seen/attr_loss/{bucket}"] = part.attr_loss
+                metrics[f"seen/attr_acc/{bucket}"] = part.attr_acc
         for callback in self.trainer.callbacks:
             if isinstance(callback, DynamicsCallback):
                 metrics.update(callback.on_evaluation(self.trainer, self, scores))
@@ -143,3 +154,6 @@ class RecallModule(L.LightningModule):
         if self.global_step in self.eval_steps:
             metrics = self.evaluate()
             self.log("seen/attr_acc", metrics["seen/attr_acc"], prog_bar=True, logger=False)
+            stop_at = self.hparams.stop_at_acc
+            if stop_at is not None and metrics["seen/attr_acc"] >= stop_at:
+                self.trainer.should_stop = True
