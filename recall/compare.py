@@ -1,0 +1,220 @@
+"""`recall-compare`: runs side by side, as a table and overlay figures.
+
+recall-compare multiruns/plateau_vs_n/<time>          # every run of a sweep
+recall-compare runs/default/<a> runs/default/<b> -o comparison
+
+Per run: the config values that differ between the runs, plateau length (knowledge
+onset step), steps to 50 % and 90 % seen accuracy, final accuracy overall and per
+frequency bucket. When population sizes differ, plateau length ≈ a·N^b is fitted by
+least squares in log-log space. A multirun writes the same into its folder when its
+last job ends (`SweepSummary`, a Hydra callback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from hydra.experimental.callback import Callback
+from omegaconf import DictConfig, OmegaConf
+
+from recall.data.distributions import BUCKETS
+from recall.errors import ConfigError
+from recall.phases import PhaseConfig, detect_phases
+from recall.plots.comparison import plot_curves, plot_power_law
+from recall.runs import RunFolder
+
+IGNORED_KEYS = ("run_dir", "ckpt_path", "progress_refresh", "threads")  # never a difference
+ACCURACY_TARGETS = (0.5, 0.9)
+N_KEY = "data.n_individuals"
+
+
+@dataclass(frozen=True)
+class PowerLaw:
+    """plateau ≈ a · N^b, fitted on log(plateau) = log(a) + b log(N)."""
+
+    a: float
+    b: float
+    r2: float
+    n: np.ndarray
+    plateau: np.ndarray
+
+    def __call__(self, n: np.ndarray) -> np.ndarray:
+        return self.a * np.asarray(n, dtype=float) ** self.b
+
+
+def find_runs(paths: Iterable[str | Path]) -> list[RunFolder]:
+    """Run folders among `paths`, each a run folder or a folder holding run folders."""
+    runs = []
+    for path in map(Path, paths):
+        if (path / "config.yaml").is_file():
+            runs.append(RunFolder(path))
+            continue
+        if not path.is_dir():
+            raise ConfigError(f"{path} is not a folder; give run folders or a multirun folder")
+        found = sorted(
+            (p.parent for p in path.rglob("config.yaml")),
+            key=lambda p: (len(p.parts), int(p.name) if p.name.isdigit() else 0, str(p)),
+        )
+        if not found:
+            raise ConfigError(f"no run folders (with config.yaml) under {path}")
+        runs.extend(RunFolder(p) for p in found)
+    runs = [r for r in runs if r.metrics.is_file()]
+    if not runs:
+        raise ConfigError("none of the runs has a metrics.csv yet")
+    return runs
+
+
+def _flat(config: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(config, dict):
+        out: dict[str, Any] = {}
+        for key, value in config.items():
+            out.update(_flat(value, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: config}
+
+
+def varied_parameters(configs: Sequence[dict[str, Any]]) -> list[str]:
+    """Dotted config keys whose values are not the same in every run."""
+    flats = [_flat(c) for c in configs]
+    keys = sorted(set().union(*flats))
+    return [k for k in keys if k not in IGNORED_KEYS and len({repr(f.get(k)) for f in flats}) > 1]
+
+
+def steps_to(steps: np.ndarray, acc: np.ndarray, target: float) -> int | None:
+    """First evaluation step whose accuracy reaches `target` (None if never)."""
+    reached = np.flatnonzero(acc >= target)
+    return int(steps[reached[0]]) if len(reached) else None
+
+
+def summarize_run(run: RunFolder, varied: Sequence[str]) -> dict[str, Any]:
+    """One table row: varied values, plateau length, steps to targets, final accuracies."""
+    config = OmegaConf.to_container(OmegaConf.load(run.config))
+    flat = _flat(config)
+    steps, loss = run.curve("seen/attr_loss")
+    _, acc = run.curve("seen/attr_acc")
+    baseline = run.read_json(run.corpus)["baseline"]
+    phases = detect_phases(steps, loss, baseline, PhaseConfig(**config["phases"]))
+    shown = [k for k in varied if k != N_KEY]  # N has its own column
+    row: dict[str, Any] = {"run": str(run.path), **{k: flat.get(k) for k in shown}}
+    row.update(
+        n_individuals=flat[N_KEY],
+        baseline=round(baseline, 4),
+        plateau_length=phases.knowledge_onset_step,
+        **{f"steps_to_{int(t * 100)}": steps_to(steps, acc, t) for t in ACCURACY_TARGETS},
+        final_step=int(steps[-1]),
+        final_attr_acc=round(float(acc[-1]), 4),
+    )
+    for bucket in BUCKETS:
+        _, bucket_acc = run.curve(f"seen/attr_acc/{bucket}")
+        row[f"final_acc_{bucket}"] = round(float(bucket_acc[-1]), 4) if len(bucket_acc) else None
+    return row
+
+
+def fit_power_law(n: Sequence[float], plateau: Sequence[float]) -> PowerLaw | None:
+    """Least-squares fit in log-log space over distinct N; None if fewer than 3 sizes."""
+    n, plateau = np.asarray(n, dtype=float), np.asarray(plateau, dtype=float)
+    if len(np.unique(n)) < 3:
+        return None
+    x, y = np.log(n), np.log(plateau)
+    b, log_a = np.polyfit(x, y, 1)
+    residual = y - (log_a + b * x)
+    r2 = 1 - (residual**2).sum() / ((y - y.mean()) ** 2).sum()
+    return PowerLaw(float(np.exp(log_a)), float(b), float(r2), n, plateau)
+
+
+def compare(runs: Sequence[RunFolder], out: Path) -> tuple[list[dict[str, Any]], PowerLaw | None]:
+    """Write summary.csv, comparison.png and (sizes differing) plateau_vs_n.png to `out`."""
+    configs = [OmegaConf.to_container(OmegaConf.load(r.config)) for r in runs]
+    varied = varied_parameters(configs)
+    rows = [summarize_run(r, varied) for r in runs]
+    out.mkdir(parents=True, exist_ok=True)
+    with (out / "summary.csv").open("w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    labels = [_label(row, varied) for row in rows]
+    plot_curves(runs, labels, out / "comparison.png")
+    usable = [r for r in rows if r["plateau_length"]]
+    fit = None
+    if N_KEY in varied:
+        fit = fit_power_law(
+            [r["n_individuals"] for r in usable], [r["plateau_length"] for r in usable]
+        )
+        if fit is not None:
+            plot_power_law(fit, out / "plateau_vs_n.png")
+            (out / "power_law.json").write_text(
+                f'{{"a": {fit.a:.6g}, "b": {fit.b:.6g}, "r2": {fit.r2:.6g}}}\n'
+            )
+    return rows, fit
+
+
+def _label(row: dict[str, Any], varied: Sequence[str]) -> str:
+    shown = [k for k in varied if k != "name"] or ["run"]
+    return ", ".join(
+        f"N={row['n_individuals']}" if k == N_KEY else f"{k.split('.')[-1]}={row[k]}" for k in shown
+    )
+
+
+def format_table(rows: Sequence[dict[str, Any]], fit: PowerLaw | None) -> str:
+    """The summary as an aligned text table (without the run paths), plus the fit."""
+    columns = [c for c in rows[0] if c not in ("run", "baseline")]
+    cells = [[_cell(row[c]) for c in columns] for row in rows]
+    widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+    lines = ["  ".join(c.rjust(w) for c, w in zip(columns, widths, strict=True))]
+    lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
+    if fit is not None:
+        lines.append(f"plateau length ≈ {fit.a:.3g} · N^{fit.b:.3f}  (R² = {fit.r2:.3f})")
+    return "\n".join(lines)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3g}" if isinstance(value, float) else str(value)
+
+
+class SweepSummary(Callback):
+    """Hydra callback: compare a multirun's runs in its sweep folder when it ends."""
+
+    def on_multirun_end(self, config: DictConfig, **kwargs: Any) -> None:
+        sweep = Path(config.hydra.sweep.dir)
+        try:
+            rows, fit = compare(find_runs([sweep]), sweep)
+        except ConfigError as err:
+            print(f"recall: no sweep summary: {err}", file=sys.stderr)
+            return
+        print(format_table(rows, fit))
+        print(f"recall: sweep summary in {sweep / 'summary.csv'}", flush=True)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Console entry point."""
+    parser = argparse.ArgumentParser(
+        prog="recall-compare", description="Compare training runs side by side."
+    )
+    parser.add_argument("folders", nargs="+", help="run folders, or folders holding runs")
+    parser.add_argument(
+        "-o",
+        "--out",
+        type=Path,
+        help="output folder (default: the multirun folder given, else ./comparison)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        runs = find_runs(args.folders)
+        single = Path(args.folders[0])
+        one_sweep = len(args.folders) == 1 and not (single / "config.yaml").is_file()
+        out = args.out or (single if one_sweep else Path("comparison"))
+        rows, fit = compare(runs, out)
+    except (ConfigError, OSError) as err:
+        print(f"recall-compare: error: {err}", file=sys.stderr)
+        sys.exit(2)
+    print(format_table(rows, fit))
+    print(f"recall-compare: wrote {out / 'summary.csv'} and figures to {out}")

@@ -1,0 +1,106 @@
+"""Sweeps through Hydra multirun, and their side-by-side comparison."""
+
+import csv
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from recall.compare import fit_power_law, main, steps_to, varied_parameters
+from recall.runs import RunFolder
+from tests.conftest import TINY_RUN
+
+
+def test_power_law_fit_recovers_the_exponent():
+    n = np.array([4e3, 8e3, 16e3, 32e3, 64e3, 128e3])
+    noise = np.exp(np.random.default_rng(0).normal(0, 0.02, len(n)))
+    fit = fit_power_law(n, 0.43 * n**0.81 * noise)
+    assert fit.b == pytest.approx(0.81, abs=0.03)
+    assert fit.a == pytest.approx(0.43, rel=0.3)
+    assert 0.99 < fit.r2 <= 1
+    assert fit_power_law([1e3, 2e3], [10, 20]) is None  # two sizes fit anything
+
+
+def test_steps_to_accuracy_targets():
+    steps, acc = np.array([0, 50, 100, 150]), np.array([0.0, 0.2, 0.6, 0.95])
+    assert steps_to(steps, acc, 0.5) == 100
+    assert steps_to(steps, acc, 0.9) == 150
+    assert steps_to(steps, acc, 0.99) is None
+
+
+def test_varied_parameters_ignore_paths_and_keep_differences():
+    a = {"run_dir": "x", "data": {"n_individuals": 10, "batch_size": 32}, "seed": 0}
+    b = {"run_dir": "y", "data": {"n_individuals": 20, "batch_size": 32}, "seed": 0}
+    assert varied_parameters([a, b]) == ["data.n_individuals"]
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    """A real two-job multirun over population sizes, launched from the command line."""
+    folder = tmp_path_factory.mktemp("sweep") / "multirun"
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from recall.train import main; main()",
+            "-m",
+            *TINY_RUN,
+            "data.n_individuals=30,40",
+            "trainer.max_steps=200",
+            "eval.every=25",
+            "callbacks=none",
+            f"hydra.sweep.dir={folder}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return folder, result.stdout
+
+
+def test_multirun_writes_one_folder_per_job_and_a_summary(sweep):
+    folder, stdout = sweep
+    assert sorted(p.name for p in folder.iterdir() if p.is_dir()) == ["0", "1"]
+    for job in ("0", "1"):
+        assert RunFolder(folder / job).finished
+    with (folder / "summary.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    assert [r["n_individuals"] for r in rows] == ["30", "40"]
+    assert (folder / "comparison.png").stat().st_size > 10_000
+    assert "sweep summary" in stdout and "plateau_length" in stdout
+
+
+def test_summary_numbers_come_from_the_runs_metrics(sweep):
+    folder, _ = sweep
+    with (folder / "summary.csv").open() as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        run = RunFolder(folder / row["run"].rsplit("/", 1)[-1])
+        steps, acc = run.curve("seen/attr_acc")
+        assert float(row["final_attr_acc"]) == pytest.approx(acc[-1], abs=1e-4)
+        expected = steps_to(steps, acc, 0.5)
+        assert row["steps_to_50"] == ("" if expected is None else str(expected))
+        _, tail = run.curve("seen/attr_acc/tail")
+        assert float(row["final_acc_tail"]) == pytest.approx(tail[-1], abs=1e-4)
+
+
+def test_compare_cli_on_run_folders(sweep, tmp_path, capsys):
+    folder, _ = sweep
+    main([str(folder / "0"), str(folder / "1"), "-o", str(tmp_path / "out")])
+    assert (tmp_path / "out" / "summary.csv").is_file()
+    assert "n_individuals" in capsys.readouterr().out
+
+
+def test_compare_cli_error_is_one_line(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-c", "from recall.compare import main; main()", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        f"recall-compare: error: no run folders (with config.yaml) under {tmp_path}"
+    ]
