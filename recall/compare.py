@@ -140,7 +140,7 @@ def compare(runs: Sequence[RunFolder], out: Path) -> tuple[list[dict[str, Any]],
         writer.writeheader()
         writer.writerows(rows)
     labels = [_label(row, varied) for row in rows]
-    plot_curves(runs, labels, out / "comparison.png")
+    plot_curves(runs, labels, [r["plateau_length"] for r in rows], out / "comparison.png")
     usable = [r for r in rows if r["plateau_length"]]
     fit = None
     if N_KEY in varied:

@@ -35,10 +35,8 @@ def test_varied_parameters_ignore_paths_and_keep_differences():
     assert varied_parameters([a, b]) == ["data.n_individuals"]
 
 
-@pytest.fixture(scope="module")
-def sweep(tmp_path_factory):
-    """A real two-job multirun over population sizes, launched from the command line."""
-    folder = tmp_path_factory.mktemp("sweep") / "multirun"
+def multirun(folder, *overrides: str, max_steps: int = 200) -> str:
+    """Launch a two-job sweep over population sizes from the command line; its stdout."""
     result = subprocess.run(
         [
             sys.executable,
@@ -47,17 +45,31 @@ def sweep(tmp_path_factory):
             "-m",
             *TINY_RUN,
             "data.n_individuals=30,40",
-            "trainer.max_steps=200",
+            f"trainer.max_steps={max_steps}",
             "eval.every=25",
             "callbacks=none",
             f"hydra.sweep.dir={folder}",
+            *overrides,
         ],
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    return folder, result.stdout
+    return result.stdout
+
+
+@pytest.fixture(scope="module")
+def sweep(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("sweep") / "multirun"
+    return folder, multirun(folder)
+
+
+@pytest.mark.slow
+def test_parallel_launcher_runs_every_job(tmp_path):
+    multirun(tmp_path, "hydra/launcher=local", "threads=1", max_steps=50)
+    assert RunFolder(tmp_path / "0").finished and RunFolder(tmp_path / "1").finished
+    assert (tmp_path / "summary.csv").read_text().count("\n") == 3
 
 
 def test_multirun_writes_one_folder_per_job_and_a_summary(sweep):
