@@ -15,12 +15,7 @@ import numpy as np
 from torch.utils.data import DataLoader, IterableDataset
 
 from recall.data.corpus import BiographyBatch, Corpus
-from recall.data.distributions import (
-    BUCKETS,
-    frequency_buckets,
-    frequency_rank,
-    sampling_weights,
-)
+from recall.data.distributions import BUCKETS, frequency_buckets, frequency_rank
 from recall.data.schedules import Schedule
 from recall.errors import ConfigError
 
@@ -80,7 +75,7 @@ class BiographyDataModule(L.LightningDataModule):
         super().__init__()
         self.corpus, self.config, self.schedule, self.seed = corpus, config, schedule, seed
         population = corpus.population
-        weights = sampling_weights(config.distribution, population.n_seen)
+        weights = schedule.base
         spread = np.unique(np.linspace(0, population.n_seen - 1, config.n_eval).astype(np.int64))
         seen = frequency_rank(weights)[spread]
         bucket = frequency_buckets(weights, config.frequency_buckets)[seen]

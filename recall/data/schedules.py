@@ -28,10 +28,16 @@ from recall.errors import ConfigError
 
 
 class Schedule:
-    """Sampling weights per step, with the cumulative sums needed to draw from them."""
+    """Sampling weights per step, with the cumulative sums needed to draw from them.
 
-    def __init__(self, starts: Sequence[int], weights: Sequence[np.ndarray]) -> None:
-        self.starts = list(starts)
+    `base` is the data distribution's weights, which define frequency ranks and buckets
+    whatever the schedule does.
+    """
+
+    def __init__(
+        self, starts: Sequence[int], weights: Sequence[np.ndarray], base: np.ndarray
+    ) -> None:
+        self.starts, self.base = list(starts), base
         self._weights = list(weights)
         self._cdfs = []
         for w in self._weights:
@@ -77,7 +83,7 @@ def build_schedule(
             w = _restrict(w, rank[_rank_slice(subset, n_individuals, i)])
         starts.append(step)
         weights.append(w)
-    return Schedule(starts, weights)
+    return Schedule(starts, weights, base)
 
 
 def _rank_slice(subset: Any, n: int, i: int) -> slice:
