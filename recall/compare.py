@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -149,9 +150,8 @@ def compare(runs: Sequence[RunFolder], out: Path) -> tuple[list[dict[str, Any]],
         )
         if fit is not None:
             plot_power_law(fit, out / "plateau_vs_n.png")
-            (out / "power_law.json").write_text(
-                f'{{"a": {fit.a:.6g}, "b": {fit.b:.6g}, "r2": {fit.r2:.6g}}}\n'
-            )
+            fitted = {"a": fit.a, "b": fit.b, "r2": fit.r2}
+            (out / "power_law.json").write_text(json.dumps(fitted, indent=2) + "\n")
     return rows, fit
 
 
