@@ -94,9 +94,8 @@ def steps_to(steps: np.ndarray, acc: np.ndarray, target: float) -> int | None:
     return int(steps[reached[0]]) if len(reached) else None
 
 
-def summarize_run(run: RunFolder, varied: Sequence[str]) -> dict[str, Any]:
+def summarize_run(run: RunFolder, config: dict[str, Any], varied: Sequence[str]) -> dict[str, Any]:
     """One table row: varied values, plateau length, steps to targets, final accuracies."""
-    config = OmegaConf.to_container(OmegaConf.load(run.config))
     flat = _flat(config)
     steps, loss = run.curve("seen/attr_loss")
     _, acc = run.curve("seen/attr_acc")
@@ -134,7 +133,7 @@ def compare(runs: Sequence[RunFolder], out: Path) -> tuple[list[dict[str, Any]],
     """Write summary.csv, comparison.png and (sizes differing) plateau_vs_n.png to `out`."""
     configs = [OmegaConf.to_container(OmegaConf.load(r.config)) for r in runs]
     varied = varied_parameters(configs)
-    rows = [summarize_run(r, varied) for r in runs]
+    rows = [summarize_run(r, c, varied) for r, c in zip(runs, configs, strict=True)]
     out.mkdir(parents=True, exist_ok=True)
     with (out / "summary.csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
