@@ -2,6 +2,7 @@
 
 recall-compare multiruns/plateau_vs_n/<time>          # every run of a sweep
 recall-compare runs/default/<a> runs/default/<b> -o comparison
+recall-compare multiruns/finetune/<time>              # fine-tuning runs: old vs new
 
 Per run: the config values that differ between the runs, plateau length (knowledge
 onset step), steps to 50 % and 90 % seen accuracy, final accuracy overall and per
@@ -27,8 +28,9 @@ from omegaconf import DictConfig, OmegaConf
 
 from recall.data.distributions import BUCKETS
 from recall.errors import ConfigError
+from recall.finetune import interference_summary
 from recall.phases import PhaseConfig, detect_phases
-from recall.plots.comparison import plot_curves, plot_power_law
+from recall.plots.comparison import plot_curves, plot_interference_comparison, plot_power_law
 from recall.runs import RunFolder
 
 IGNORED_KEYS = ("run_dir", "ckpt_path", "progress_refresh", "threads")  # never a difference
@@ -129,17 +131,40 @@ def fit_power_law(n: Sequence[float], plateau: Sequence[float]) -> PowerLaw | No
     return PowerLaw(float(np.exp(log_a)), float(b), float(r2), n, plateau)
 
 
+def summarize_finetune_run(
+    run: RunFolder, config: dict[str, Any], varied: Sequence[str]
+) -> dict[str, Any]:
+    """One table row of a fine-tuning run: varied values, then what was forgotten and learned."""
+    flat = _flat(config)
+    row: dict[str, Any] = {"run": str(run.path), **{k: flat.get(k) for k in varied}}
+    summary = interference_summary(run)
+    summary["attn_drift_final"] = max(summary["attn_drift_final"])  # the most-moved layer
+    row.update({k: round(v, 4) if isinstance(v, float) else v for k, v in summary.items()})
+    return row
+
+
 def compare(runs: Sequence[RunFolder], out: Path) -> tuple[list[dict[str, Any]], PowerLaw | None]:
-    """Write summary.csv, comparison.png and (sizes differing) plateau_vs_n.png to `out`."""
+    """Write summary.csv, comparison.png and (sizes differing) plateau_vs_n.png to `out`.
+
+    Fine-tuning runs are compared with each other only: their table says what was forgotten
+    and learned, and interference.png overlays old and new accuracy.
+    """
+    kinds = {run.is_finetuning for run in runs}
+    if len(kinds) > 1:
+        raise ConfigError("cannot compare fine-tuning runs with training runs; give one kind")
     configs = [OmegaConf.to_container(OmegaConf.load(r.config)) for r in runs]
     varied = varied_parameters(configs)
-    rows = [summarize_run(r, c, varied) for r, c in zip(runs, configs, strict=True)]
+    summarize = summarize_finetune_run if kinds == {True} else summarize_run
+    rows = [summarize(r, c, varied) for r, c in zip(runs, configs, strict=True)]
     out.mkdir(parents=True, exist_ok=True)
     with (out / "summary.csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
     labels = [_label(row, varied) for row in rows]
+    if kinds == {True}:
+        plot_interference_comparison(runs, labels, out / "interference.png")
+        return rows, None
     plot_curves(runs, labels, [r["plateau_length"] for r in rows], out / "comparison.png")
     usable = [r for r in rows if r["plateau_length"]]
     fit = None

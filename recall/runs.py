@@ -4,7 +4,10 @@
     <run>/metrics.csv          step + one column per metric (Lightning CSV format)
     <run>/tensorboard/         event files            <run>/checkpoints/  last.ckpt + periodic
     <run>/phases.json          phase boundaries       <run>/phase_plot.png
-A run is finished when phases.json exists; an interrupted run has none and can be resumed.
+    <run>/interference.json    fine-tuning runs: old/new accuracy, in place of phases.json
+    <run>/interference_plot.png
+A run is finished when its summary (phases.json or interference.json) exists; an
+interrupted training run has none and can be resumed.
 """
 
 from __future__ import annotations
@@ -31,10 +34,17 @@ class RunFolder:
     checkpoints = property(lambda self: self.path / "checkpoints")
     phases = property(lambda self: self.path / "phases.json")
     phase_plot = property(lambda self: self.path / "phase_plot.png")
+    interference = property(lambda self: self.path / "interference.json")
+    interference_plot = property(lambda self: self.path / "interference_plot.png")
 
     @property
     def finished(self) -> bool:
-        return self.phases.exists()
+        return self.phases.exists() or self.interference.exists()
+
+    @property
+    def is_finetuning(self) -> bool:
+        """Made by recall-finetune (its corpus.json records the checkpoint it started from)."""
+        return "started_from" in self.read_json(self.corpus)
 
     @classmethod
     def of_checkpoint(cls, checkpoint: str | Path) -> RunFolder:
@@ -57,6 +67,12 @@ class RunFolder:
                     values.append(float(row[metric]))
         order = np.argsort(steps, kind="stable")
         return np.asarray(steps)[order], np.asarray(values)[order]
+
+    def columns(self, prefix: str = "") -> list[str]:
+        """Metrics in metrics.csv whose names start with `prefix`, in logging order."""
+        with self.metrics.open(newline="") as f:
+            header = next(csv.reader(f), [])
+        return [c for c in header if c.startswith(prefix) and c != "step"]
 
     def read_json(self, path: Path) -> dict:
         return json.loads(path.read_text())

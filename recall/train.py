@@ -12,9 +12,11 @@ import shutil
 import sys
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import hydra
 import lightning as L
@@ -38,6 +40,7 @@ from recall.errors import ConfigError
 from recall.loggers import run_loggers
 from recall.model.gpt import GPTConfig
 from recall.model.module import OptimConfig, RecallModule
+from recall.model.patching import PatchingConfig, ReferencePatterns, load_reference
 from recall.phases import PhaseConfig, detect_phases
 from recall.plots.phase_plot import plot_phases
 from recall.runs import RunFolder
@@ -58,6 +61,7 @@ class Settings:
     max_steps: int
     checkpoint_every: int
     stop_at_acc: float | None
+    patching: PatchingConfig
     dynamics: list[DynamicsCallback]
 
 
@@ -69,6 +73,7 @@ def validate(cfg: DictConfig) -> Settings:
     (optim,) = to_dataclasses(cfg.optim, "optim", OptimConfig)
     (cadence,) = to_dataclasses(cfg.eval, "eval", Cadence)
     (phases,) = to_dataclasses(cfg.phases, "phases", PhaseConfig)
+    (patching,) = to_dataclasses(cfg.patching, "patching", PatchingConfig)
     GPTConfig(vocab_size=1, max_len=1, **cfg.model)  # shape checks before the corpus exists
     max_steps = cfg.trainer.get("max_steps", -1)
     if max_steps is None or max_steps <= 0:
@@ -97,6 +102,7 @@ def validate(cfg: DictConfig) -> Settings:
         max_steps,
         cfg.checkpoint.every_n_steps,
         cfg.stop_at_acc,
+        patching,
         dynamics,
     )
 
@@ -133,7 +139,12 @@ def prepare_run_folder(cfg: DictConfig) -> tuple[RunFolder, bool]:
                     "new run instead, or resume with the run's own config"
                 )
         return run, False
-    run = RunFolder(Path(cfg.run_dir).expanduser().absolute())
+    return new_run_folder(cfg.run_dir), True
+
+
+def new_run_folder(run_dir: str) -> RunFolder:
+    """An empty, writable run folder at `run_dir` (made if missing)."""
+    run = RunFolder(Path(run_dir).expanduser().absolute())
     if run.path.exists() and any(run.path.iterdir()):
         raise ConfigError(
             f"run folder {run.path} already exists and is not empty; choose another run_dir"
@@ -148,7 +159,7 @@ def prepare_run_folder(cfg: DictConfig) -> tuple[RunFolder, bool]:
             f"cannot write the run folder {run.path} ({err.strerror}); "
             "set run_dir= to a writable folder"
         ) from None
-    return run, True
+    return run
 
 
 def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> RunFolder:
@@ -162,8 +173,15 @@ def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> RunFolder:
     population = generate_population(settings.population)
     corpus = Corpus(population)
     run, fresh = prepare_run_folder(cfg)
-    try:
+    with removed_on_failure(run, fresh):
         return _fit(cfg, settings, corpus, run, callbacks)
+
+
+@contextmanager
+def removed_on_failure(run: RunFolder, fresh: bool) -> Iterator[None]:
+    """A run folder made for a run that fails before its first checkpoint is removed."""
+    try:
+        yield
     except BaseException:
         if fresh and not any(run.checkpoints.glob("*.ckpt")):
             shutil.rmtree(run.path, ignore_errors=True)  # nothing worth resuming: leave no trace
@@ -179,22 +197,11 @@ def _fit(
 ) -> RunFolder:
     population = corpus.population
     print(f"recall: run folder {run.path}", flush=True)
-    resume_step = _checkpoint_step(cfg.ckpt_path) if cfg.ckpt_path else None
+    resume_step = checkpoint_step(cfg.ckpt_path) if cfg.ckpt_path else None
     OmegaConf.save(cfg, run.config, resolve=True)  # on resume: e.g. a longer max_steps
     run.phases.unlink(missing_ok=True)  # finished again only when this fit completes
     if resume_step is None:
-        run.write_json(
-            run.corpus,
-            {
-                "seed": cfg.seed,
-                "fingerprint": population.fingerprint(),
-                "n_individuals": population.n_seen,
-                "n_unseen": population.n_unseen,
-                "vocab_size": len(corpus.tokenizer),
-                "max_len": corpus.max_len,
-                "baseline": population.baseline(),
-            },
-        )
+        run.write_json(run.corpus, corpus_record(cfg.seed, corpus))
     elif run.read_json(run.corpus)["fingerprint"] != population.fingerprint():
         raise ConfigError(
             f"the corpus generated now differs from the one {run.path} was trained on"
@@ -212,11 +219,43 @@ def _fit(
         eval_batch_size=cfg.eval_batch_size,
         stop_at_acc=settings.stop_at_acc,
     )
+    if settings.patching.enabled:
+        reference = load_reference(settings.patching, population.fingerprint(), model_config)
+        module.pattern_source = ReferencePatterns(reference, settings.patching.start_step)
+    throughput = fit(cfg, run, module, datamodule, [*settings.dynamics, *callbacks], resume_step)
+    summarize(run, settings.phases, extra=throughput)
+    return run
+
+
+def corpus_record(seed: int, corpus: Corpus) -> dict[str, Any]:
+    """corpus.json: what regenerates the corpus, and its fingerprint to check it."""
+    population = corpus.population
+    return {
+        "seed": seed,
+        "fingerprint": population.fingerprint(),
+        "n_individuals": population.n_seen,
+        "n_unseen": population.n_unseen,
+        "vocab_size": len(corpus.tokenizer),
+        "max_len": corpus.max_len,
+        "baseline": population.baseline(),
+    }
+
+
+def fit(
+    cfg: DictConfig,
+    run: RunFolder,
+    module: RecallModule,
+    datamodule: L.LightningDataModule,
+    callbacks: Sequence[L.Callback],
+    resume_step: int | None = None,
+) -> dict[str, float]:
+    """Train `module` into `run` as `cfg` says (trainer, checkpoint, progress_refresh,
+    ckpt_path) and return the throughput; the final step is always checkpointed."""
     checkpoints = ModelCheckpoint(
         dirpath=run.checkpoints,
         filename="step{step:06d}",
         auto_insert_metric_name=False,
-        every_n_train_steps=settings.checkpoint_every,
+        every_n_train_steps=cfg.checkpoint.every_n_steps,
         save_top_k=-1,
         save_last=True,
     )
@@ -224,32 +263,25 @@ def _fit(
         **OmegaConf.to_container(cfg.trainer, resolve=True),
         default_root_dir=str(run.path),
         logger=run_loggers(run.path, resume_step),
-        callbacks=[
-            checkpoints,
-            TQDMProgressBar(refresh_rate=cfg.progress_refresh),
-            *settings.dynamics,
-            *callbacks,
-        ],
+        callbacks=[checkpoints, TQDMProgressBar(refresh_rate=cfg.progress_refresh), *callbacks],
         enable_model_summary=False,
         num_sanity_val_steps=0,
         limit_val_batches=0,
     )
     started = time.perf_counter()
     try:
-        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.ckpt_path)
+        trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     except SystemExit:
         if trainer.interrupted:  # Lightning turns Ctrl-C into SystemExit after its shutdown
             raise KeyboardInterrupt from None
         raise
     elapsed = time.perf_counter() - started
     _save_final_checkpoint(trainer, run)
-    throughput = {
+    print(f"recall: finished in {elapsed:.0f} s; run folder {run.path}", flush=True)
+    return {
         "wall_time_s": round(elapsed, 1),
         "tokens_per_s": round(module.tokens_trained / elapsed),
     }
-    summarize(run, settings.phases, extra=throughput)
-    print(f"recall: finished in {elapsed:.0f} s; run folder {run.path}", flush=True)
-    return run
 
 
 def summarize(run: RunFolder, config: PhaseConfig, extra: dict | None = None) -> dict:
@@ -278,7 +310,7 @@ def _save_final_checkpoint(trainer: L.Trainer, run: RunFolder) -> None:
         shutil.copyfile(final, run.checkpoints / "last.ckpt")
 
 
-def _checkpoint_step(path: str) -> int:
+def checkpoint_step(path: str) -> int:
     return int(torch.load(path, map_location="cpu", weights_only=True)["global_step"])
 
 
@@ -293,7 +325,7 @@ def resume_config(saved: DictConfig, overrides: list[str]) -> DictConfig:
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
 def _hydra_main(cfg: DictConfig) -> None:
-    _quiet()
+    quiet_lightning()
     try:
         if cfg.ckpt_path:  # resume with the run's own config, plus what the command line changes
             saved = OmegaConf.load(RunFolder.of_checkpoint(cfg.ckpt_path).config)
@@ -317,7 +349,7 @@ def main() -> None:
     _hydra_main()
 
 
-def _quiet() -> None:
+def quiet_lightning() -> None:
     """Lightning's info lines and known-harmless warnings off; in every job process."""
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
     warnings.filterwarnings("ignore", ".*does not have many workers.*")

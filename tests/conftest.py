@@ -11,6 +11,8 @@ from omegaconf import DictConfig
 from recall.config import CONFIG_DIR
 from recall.data.corpus import Corpus
 from recall.data.population import PopulationConfig, generate_population
+from recall.runs import RunFolder
+from recall.train import train
 
 ATTRIBUTES = {
     "birth_date": 336,
@@ -46,7 +48,28 @@ def make_cfg(tmp_path) -> Callable[..., DictConfig]:
     """Compose the real train.yaml with overrides; run_dir defaults into tmp_path."""
 
     def make(*overrides: str, run: str = "run") -> DictConfig:
-        with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR)):
-            return compose("train", overrides=[f"run_dir={tmp_path / run}", *overrides])
+        return compose_config("train", [f"run_dir={tmp_path / run}", *overrides])
 
     return make
+
+
+def compose_config(name: str, overrides: list[str]) -> DictConfig:
+    """One of the real top-level configs (train, finetune) with overrides."""
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR)):
+        return compose(name, overrides=overrides)
+
+
+@pytest.fixture(scope="session")
+def pretrained(tmp_path_factory) -> RunFolder:
+    """A tiny finished run past its plateau, checkpointed every 100 steps: the start of
+    fine-tuning tests and the reference of patching tests. Tests must not write into it."""
+    run_dir = tmp_path_factory.mktemp("pretrained") / "run"
+    overrides = [
+        *TINY_RUN,
+        f"run_dir={run_dir}",
+        "trainer.max_steps=300",
+        "eval.every=25",
+        "checkpoint.every_n_steps=100",
+        "callbacks=none",
+    ]
+    return train(compose_config("train", overrides))

@@ -63,3 +63,7 @@ def test_cadence_steps():
     assert np.all(np.diff(np.log(log[1:])) > 0)
     with pytest.raises(ConfigError, match="eval.spacing"):
         Cadence(spacing="cubic")
+    dense = Cadence(every=100, dense_until=3).steps(250)
+    assert dense == [0, 1, 2, 3, 100, 200, 250]
+    with pytest.raises(ConfigError, match="eval.dense_until"):
+        Cadence(dense_until=-1)

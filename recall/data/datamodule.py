@@ -74,17 +74,19 @@ class BiographyDataModule(L.LightningDataModule):
     def __init__(self, corpus: Corpus, config: LoaderConfig, schedule: Schedule, seed: int) -> None:
         super().__init__()
         self.corpus, self.config, self.schedule, self.seed = corpus, config, schedule, seed
-        population = corpus.population
-        weights = schedule.base
-        spread = np.unique(np.linspace(0, population.n_seen - 1, config.n_eval).astype(np.int64))
-        seen = frequency_rank(weights)[spread]
-        bucket = frequency_buckets(weights, config.frequency_buckets)[seen]
+        self._evaluation_sets()
+
+    def _evaluation_sets(self) -> None:
+        population = self.corpus.population
+        weights = self.schedule.base
+        seen = frequency_rank(weights)[spread(population.n_seen, self.config.n_eval)]
+        bucket = frequency_buckets(weights, self.config.frequency_buckets)[seen]
         self.eval_buckets = {name: bucket == i for i, name in enumerate(BUCKETS)}
         unseen = np.arange(population.n_seen, population.n_seen + population.n_unseen)
-        rng = np.random.default_rng([seed, EVAL_STREAM])
-        self.eval_batches = {"seen": corpus.evaluation_batch(seen, rng)}
+        rng = np.random.default_rng([self.seed, EVAL_STREAM])
+        self.eval_batches = {"seen": self.corpus.evaluation_batch(seen, rng)}
         if len(unseen):
-            self.eval_batches["unseen"] = corpus.evaluation_batch(unseen, rng)
+            self.eval_batches["unseen"] = self.corpus.evaluation_batch(unseen, rng)
 
     def stream(self, start_step: int = 0) -> TrainingStream:
         return TrainingStream(
@@ -94,3 +96,8 @@ class BiographyDataModule(L.LightningDataModule):
     def train_dataloader(self) -> DataLoader:
         # Called after a checkpoint is restored, so global_step is where the run resumes.
         return DataLoader(self.stream(self.trainer.global_step), batch_size=None)
+
+
+def spread(n: int, k: int) -> np.ndarray:
+    """Up to k of range(n), evenly spaced."""
+    return np.unique(np.linspace(0, n - 1, min(n, k)).astype(np.int64))

@@ -8,6 +8,7 @@ are disjoint by construction.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from dataclasses import dataclass
 
@@ -16,6 +17,8 @@ import numpy as np
 from recall.data.pools import ATTRIBUTES, NamePools, ValuePool, build_pools
 from recall.data.templates import TemplateSplit
 from recall.errors import ConfigError
+
+NEW_INDIVIDUALS_STREAM = 1  # random stream of `add_individuals`, apart from generation
 
 MAX_NAME_OCCUPANCY = 0.5
 """Largest share of all first x middle x last combinations a population may use."""
@@ -140,4 +143,50 @@ def generate_population(config: PopulationConfig) -> Population:
         values=values.astype(np.int32),
         template_offsets=offsets,
         split=TemplateSplit(config.templates, config.heldout_templates),
+    )
+
+
+def add_individuals(population: Population, n_new: int, seed: int) -> Population:
+    """The population with `n_new` more seen individuals from the same generator.
+
+    For fine-tuning: rows keep their order (old seen individuals first, then the new
+    ones, then the unseen), new names are unused by anyone, values are drawn like the
+    originals, and pools (hence the vocabulary) are unchanged.
+    """
+    if n_new <= 0:
+        raise ConfigError(f"new_individuals={n_new} must be positive")
+    names = population.names
+    free = int(MAX_NAME_OCCUPANCY * names.n_combinations) - len(population.name_ids)
+    if n_new > free:
+        raise ConfigError(
+            f"name pools too small for new_individuals={n_new}: the population's name pools "
+            f"leave room for {max(free, 0)} more; add fewer"
+        )
+    config = dataclasses.replace(population.config, n_individuals=population.n_seen + n_new)
+    n_mid, n_last = len(names.middle), len(names.last)
+    used = (population.name_ids.astype(np.int64) * [n_mid * n_last, n_last, 1]).sum(1)
+    rng = np.random.default_rng([seed, NEW_INDIVIDUALS_STREAM])
+    codes = np.empty(0, dtype=np.int64)
+    while len(codes) < n_new:  # rejection: at most half the names are taken (config check)
+        draw = rng.integers(names.n_combinations, size=2 * n_new)
+        _, first = np.unique(draw, return_index=True)
+        draw = draw[np.sort(first)]  # distinct, in draw order
+        fresh = draw[~np.isin(draw, used) & ~np.isin(draw, codes)]
+        codes = np.concatenate([codes, fresh])[:n_new]
+    name_ids = np.stack([codes // (n_mid * n_last), (codes // n_last) % n_mid, codes % n_last], 1)
+    ks = np.array([pool.cardinality for pool in population.pools.values()])
+    values = (rng.random((n_new, len(ks))) * ks).astype(np.int32)
+    offsets = rng.integers(config.templates, size=(n_new, len(ks)), dtype=np.int16)
+    seen = slice(0, population.n_seen)
+    unseen = slice(population.n_seen, None)
+
+    def insert(old: np.ndarray, new: np.ndarray) -> np.ndarray:
+        return np.concatenate([old[seen], new.astype(old.dtype), old[unseen]])
+
+    return dataclasses.replace(
+        population,
+        config=config,
+        name_ids=insert(population.name_ids, name_ids),
+        values=insert(population.values, values),
+        template_offsets=insert(population.template_offsets, offsets),
     )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+import pickle
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import lightning as L
@@ -65,9 +67,17 @@ class RecallModule(L.LightningModule):
         self.optim = OptimConfig(**{**optim, "betas": tuple(optim.get("betas", (0.9, 0.95)))})
         self.eval_steps = set(eval_steps)
         self.tokens_trained = 0  # non-padding tokens trained on by this process, for throughput
+        # Attention patching: (tokens, step) -> patterns replacing the model's own, or None.
+        # A plain attribute, so a reference model inside it is not saved with this module.
+        self.pattern_source: Callable[[torch.Tensor, int], list[torch.Tensor] | None] | None = None
+
+    def _given_patterns(self, tokens: torch.Tensor) -> list[torch.Tensor] | None:
+        if self.pattern_source is None:
+            return None
+        return self.pattern_source(tokens, self.global_step)
 
     def training_step(self, batch: BiographyBatch, batch_idx: int) -> torch.Tensor:
-        logits, _ = self.model(batch.tokens)
+        logits, _ = self.model(batch.tokens, self._given_patterns(batch.tokens))
         loss = F.cross_entropy(
             logits[:, :-1].flatten(0, 1), batch.tokens[:, 1:].flatten(), ignore_index=0
         )
@@ -112,7 +122,7 @@ class RecallModule(L.LightningModule):
             for start in range(0, len(batch), self.hparams.eval_batch_size):
                 chunk = batch.select(slice(start, start + self.hparams.eval_batch_size))
                 tokens = chunk.tokens.to(self.device)
-                logits, _ = self.model(tokens)
+                logits, _ = self.model(tokens, self._given_patterns(tokens))
                 value_attr = chunk.value_attr.to(self.device)
                 parts.append(
                     attribute_scores(logits, tokens, value_attr, self.hparams.n_attributes)
@@ -120,9 +130,13 @@ class RecallModule(L.LightningModule):
         return AttributeScores.cat(parts)
 
     def attention_patterns(self, batch: BiographyBatch) -> list[torch.Tensor]:
-        """Each layer's attention pattern [B, H, L, L] on a batch, on the CPU."""
+        """Each layer's attention pattern [B, H, L, L] on a batch, on the CPU (the patched-in
+        patterns where attention patching is on)."""
         with self._inference():
-            _, patterns = self.model(batch.tokens.to(self.device), return_patterns=True)
+            tokens = batch.tokens.to(self.device)
+            patterns = self._given_patterns(tokens)
+            if patterns is None:
+                _, patterns = self.model(tokens, return_patterns=True)
         return [p.cpu() for p in patterns]
 
     def evaluate(self) -> dict[str, float]:
@@ -157,3 +171,16 @@ class RecallModule(L.LightningModule):
             stop_at = self.hparams.stop_at_acc
             if stop_at is not None and metrics["seen/attr_acc"] >= stop_at:
                 self.trainer.should_stop = True
+
+
+def checkpoint_model(path: str | Path) -> GPT:
+    """The GPT saved in a RecallModule checkpoint (weights and shape, nothing else)."""
+    try:
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        model = GPT(GPTConfig(**checkpoint["hyper_parameters"]["model"]))
+        prefix = "model."
+        weights = checkpoint["state_dict"].items()
+        model.load_state_dict({k[len(prefix) :]: v for k, v in weights if k.startswith(prefix)})
+    except (OSError, KeyError, TypeError, RuntimeError, pickle.UnpicklingError) as err:
+        raise ConfigError(f"{path} is not a readable recall checkpoint ({err})") from None
+    return model

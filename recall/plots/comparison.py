@@ -1,4 +1,5 @@
-"""Figures comparing runs: overlaid learning curves, and plateau length against N."""
+"""Figures comparing runs: overlaid learning curves, plateau length against N, and
+fine-tuning runs' old vs new accuracy."""
 
 from __future__ import annotations
 
@@ -51,6 +52,25 @@ def plot_curves(
     ax_acc.set_ylim(-0.02, 1.02)
     ax_acc.set_ylabel("seen attribute accuracy")
     ax_acc.set_xlabel("training step")
+    fig.tight_layout()
+    fig.savefig(path, dpi=130)
+    plt.close(fig)
+    return path
+
+
+def plot_interference_comparison(
+    runs: Sequence[RunFolder], labels: Sequence[str], path: Path
+) -> Path:
+    """Fine-tuning runs: old individuals' accuracy (solid) and new ones' (dashed)."""
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    colors = plt.cm.viridis(np.linspace(0, 0.9, len(runs)))
+    for run, label, color in zip(runs, labels, colors, strict=True):
+        ax.plot(*run.curve("old/attr_acc"), color=color, lw=1.5, label=label)
+        ax.plot(*run.curve("new/attr_acc"), color=color, lw=1.2, ls="--")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlabel("fine-tuning step")
+    ax.set_ylabel("attribute accuracy")
+    ax.legend(fontsize=7, title="solid: old individuals\ndashed: new", title_fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=130)
     plt.close(fig)
