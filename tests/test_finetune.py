@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from recall.callbacks.interference import attention_drift
+from recall.compare import compare
 from recall.data.corpus import Corpus
 from recall.data.datamodule import LoaderConfig
 from recall.data.finetuning import FinetuneDataModule, replay_schedule
@@ -137,13 +138,19 @@ def test_finetuning_forgets_old_individuals_and_learns_new_ones(pretrained, tmp_
     assert run.interference_plot.stat().st_size > 10_000
 
 
-def test_replay_shrinks_the_drop(pretrained, tmp_path):
-    lows = {}
-    for replay in (0.0, 1.0):
-        cfg = finetune_cfg(tmp_path, pretrained.path, "optim.lr=3e-3", f"replay={replay}")
-        cfg.run_dir = str(tmp_path / f"replay{replay}")
-        lows[replay] = json.loads(finetune(cfg).interference.read_text())["old_acc_final"]
-    assert lows[1.0] > lows[0.0] + 0.1, lows
+def test_replay_shrinks_the_drop_and_runs_compare(pretrained, tmp_path):
+    runs = [
+        finetune(finetune_cfg(tmp_path, pretrained.path, "optim.lr=3e-3", f"replay={r}", run=r))
+        for r in ("0", "1")
+    ]
+    rows, fit = compare(runs, tmp_path / "comparison")
+    assert [row["replay"] for row in rows] == [0, 1] and fit is None
+    for row, run in zip(rows, runs, strict=True):
+        assert row["old_acc_final"] == round(run.curve("old/attr_acc")[1][-1], 4)
+    assert rows[1]["old_acc_final"] > rows[0]["old_acc_final"] + 0.1, rows
+    assert (tmp_path / "comparison" / "interference.png").stat().st_size > 10_000
+    with pytest.raises(ConfigError, match="cannot compare fine-tuning runs with training"):
+        compare([runs[0], pretrained], tmp_path / "mixed")
 
 
 def test_incompatible_checkpoint_is_refused_before_anything_runs(pretrained, tmp_path):
