@@ -50,7 +50,6 @@ from recall.train import (
 class Start:
     """The checkpoint fine-tuning starts from, with its run's config and corpus."""
 
-    run: RunFolder
     checkpoint: Path
     config: DictConfig
     model: GPT
@@ -87,7 +86,7 @@ def load_start(start: str) -> Start:
             f"{model.config.max_len}, its run's corpus {expected[0]} and {expected[1]}: the "
             "checkpoint does not belong to this run"
         )
-    return Start(run, checkpoint.resolve(), config, model, corpus)
+    return Start(checkpoint.resolve(), config, model, corpus)
 
 
 def finetune(cfg: DictConfig) -> RunFolder:
