@@ -43,15 +43,16 @@ from recall.train import (
     new_run_folder,
     quiet_lightning,
     removed_on_failure,
+    validate_fit,
 )
 
 
 @dataclass(frozen=True)
 class Start:
-    """The checkpoint fine-tuning starts from, with its run's config and corpus."""
+    """The checkpoint fine-tuning starts from, with its run's data settings and corpus."""
 
     checkpoint: Path
-    config: DictConfig
+    loader: LoaderConfig  # the starting run's batch size and data distribution
     model: GPT
     corpus: Corpus
 
@@ -69,7 +70,7 @@ def load_start(start: str) -> Start:
     else:
         run, checkpoint = RunFolder.of_checkpoint(path), path
     config = OmegaConf.load(run.config)
-    population_config, _ = to_dataclasses(
+    population_config, loader = to_dataclasses(
         config.data, "data", PopulationConfig, LoaderConfig, seed=config.seed
     )
     corpus = Corpus(generate_population(population_config))
@@ -86,7 +87,7 @@ def load_start(start: str) -> Start:
             f"{model.config.max_len}, its run's corpus {expected[0]} and {expected[1]}: the "
             "checkpoint does not belong to this run"
         )
-    return Start(checkpoint.resolve(), config, model, corpus)
+    return Start(checkpoint.resolve(), loader, model, corpus)
 
 
 def finetune(cfg: DictConfig) -> RunFolder:
@@ -97,9 +98,7 @@ def finetune(cfg: DictConfig) -> RunFolder:
         )
     (optim,) = to_dataclasses(cfg.optim, "optim", OptimConfig)
     (cadence,) = to_dataclasses(cfg.eval, "eval", Cadence)
-    max_steps = cfg.trainer.get("max_steps", -1)
-    if max_steps is None or max_steps <= 0:
-        raise ConfigError(f"trainer.max_steps={max_steps} must be positive")
+    max_steps = validate_fit(cfg)
     for key in ("n_eval", "drift_biographies"):
         if cfg[key] <= 0:
             raise ConfigError(f"{key}={cfg[key]} must be positive")
@@ -109,18 +108,15 @@ def finetune(cfg: DictConfig) -> RunFolder:
         torch.set_num_threads(cfg.threads)
     interference = Interference(cfg.drift_biographies)
     start = load_start(cfg.start)
-    _, pre_loader = to_dataclasses(
-        start.config.data, "data", PopulationConfig, LoaderConfig, seed=start.config.seed
-    )
     old = start.corpus.population
     population = add_individuals(old, cfg.new_individuals, cfg.seed)
     corpus = Corpus(population)
     loader = LoaderConfig(
-        batch_size=cfg.batch_size or pre_loader.batch_size,
-        distribution=pre_loader.distribution,
+        batch_size=cfg.batch_size or start.loader.batch_size,
+        distribution=start.loader.distribution,
         n_eval=cfg.n_eval,
     )
-    old_weights = sampling_weights(pre_loader.distribution, old.n_seen)
+    old_weights = sampling_weights(start.loader.distribution, old.n_seen)
     schedule = replay_schedule(old_weights, cfg.new_individuals, cfg.replay)
 
     run = new_run_folder(cfg.run_dir)

@@ -59,7 +59,6 @@ class Settings:
     phases: PhaseConfig
     schedule: Schedule
     max_steps: int
-    checkpoint_every: int
     stop_at_acc: float | None
     patching: PatchingConfig
     dynamics: list[DynamicsCallback]
@@ -75,17 +74,9 @@ def validate(cfg: DictConfig) -> Settings:
     (phases,) = to_dataclasses(cfg.phases, "phases", PhaseConfig)
     (patching,) = to_dataclasses(cfg.patching, "patching", PatchingConfig)
     GPTConfig(vocab_size=1, max_len=1, **cfg.model)  # shape checks before the corpus exists
-    max_steps = cfg.trainer.get("max_steps", -1)
-    if max_steps is None or max_steps <= 0:
-        raise ConfigError(f"trainer.max_steps={max_steps} must be positive")
-    if cfg.checkpoint.every_n_steps <= 0:
-        raise ConfigError(
-            f"checkpoint.every_n_steps={cfg.checkpoint.every_n_steps} must be positive"
-        )
+    max_steps = validate_fit(cfg)
     if cfg.stop_at_acc is not None and not 0 < cfg.stop_at_acc <= 1:
         raise ConfigError(f"stop_at_acc={cfg.stop_at_acc} must be in (0, 1] or null")
-    if cfg.threads is not None and cfg.threads <= 0:
-        raise ConfigError(f"threads={cfg.threads} must be positive or null (torch's default)")
     schedule = build_schedule(
         OmegaConf.to_container(cfg.schedule, resolve=True),
         loader.distribution,
@@ -100,11 +91,24 @@ def validate(cfg: DictConfig) -> Settings:
         phases,
         schedule,
         max_steps,
-        cfg.checkpoint.every_n_steps,
         cfg.stop_at_acc,
         patching,
         dynamics,
     )
+
+
+def validate_fit(cfg: DictConfig) -> int:
+    """Check the keys `fit` reads (trainer.max_steps, checkpoint, threads); the step budget."""
+    max_steps = cfg.trainer.get("max_steps", -1)
+    if max_steps is None or max_steps <= 0:
+        raise ConfigError(f"trainer.max_steps={max_steps} must be positive")
+    if cfg.checkpoint.every_n_steps <= 0:
+        raise ConfigError(
+            f"checkpoint.every_n_steps={cfg.checkpoint.every_n_steps} must be positive"
+        )
+    if cfg.threads is not None and cfg.threads <= 0:
+        raise ConfigError(f"threads={cfg.threads} must be positive or null (torch's default)")
+    return max_steps
 
 
 def dynamics_callbacks(
