@@ -4,16 +4,25 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from hydra import compose as hydra_compose
+from hydra import initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
 from recall.errors import ConfigError
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 """The Hydra configs (the repository's configs/, found through the editable install)."""
+
+
+def compose(name: str, overrides: Sequence[str] = ()) -> DictConfig:
+    """One of the top-level configs (train, finetune) with command-line style overrides,
+    as its console script would see it: for notebooks, tests and the reproduction."""
+    with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR)):
+        return hydra_compose(name, overrides=list(overrides))
 
 
 def to_dataclasses(node: DictConfig, path: str, *classes: type, **extra: Any) -> list[Any]:

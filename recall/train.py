@@ -46,6 +46,7 @@ from recall.plots.phase_plot import plot_phases
 from recall.runs import RunFolder
 
 RESUME_FIXED = ("seed", "data", "model")  # what a resumed run may not change
+INITIAL_CHECKPOINT = "step000000.ckpt"
 
 
 @dataclass(frozen=True)
@@ -183,11 +184,12 @@ def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> RunFolder:
 
 @contextmanager
 def removed_on_failure(run: RunFolder, fresh: bool) -> Iterator[None]:
-    """A run folder made for a run that fails before its first checkpoint is removed."""
+    """A run folder made for a run that fails before its first trained checkpoint is removed."""
     try:
         yield
     except BaseException:
-        if fresh and not any(run.checkpoints.glob("*.ckpt")):
+        trained = [p for p in run.checkpoints.glob("*.ckpt") if p.name != INITIAL_CHECKPOINT]
+        if fresh and not trained:
             shutil.rmtree(run.path, ignore_errors=True)  # nothing worth resuming: leave no trace
         raise
 
@@ -254,7 +256,8 @@ def fit(
     resume_step: int | None = None,
 ) -> dict[str, float]:
     """Train `module` into `run` as `cfg` says (trainer, checkpoint, progress_refresh,
-    ckpt_path) and return the throughput; the final step is always checkpointed."""
+    ckpt_path) and return the throughput. The untrained model (step 0) and the final step
+    are always checkpointed, besides every `checkpoint.every_n_steps`."""
     checkpoints = ModelCheckpoint(
         dirpath=run.checkpoints,
         filename="step{step:06d}",
@@ -267,7 +270,12 @@ def fit(
         **OmegaConf.to_container(cfg.trainer, resolve=True),
         default_root_dir=str(run.path),
         logger=run_loggers(run.path, resume_step),
-        callbacks=[checkpoints, TQDMProgressBar(refresh_rate=cfg.progress_refresh), *callbacks],
+        callbacks=[
+            checkpoints,
+            InitialCheckpoint(run.checkpoints / INITIAL_CHECKPOINT),
+            TQDMProgressBar(refresh_rate=cfg.progress_refresh),
+            *callbacks,
+        ],
         enable_model_summary=False,
         num_sanity_val_steps=0,
         limit_val_batches=0,
@@ -286,6 +294,18 @@ def fit(
         "wall_time_s": round(elapsed, 1),
         "tokens_per_s": round(module.tokens_trained / elapsed),
     }
+
+
+class InitialCheckpoint(L.Callback):
+    """Saves the untrained model before the first step: analyses start from it, and a
+    patching twin can use untrained attention patterns (`patching.step=0`)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def on_train_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
+        if trainer.global_step == 0:
+            trainer.save_checkpoint(self.path)
 
 
 def summarize(run: RunFolder, config: PhaseConfig, extra: dict | None = None) -> dict:

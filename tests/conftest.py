@@ -5,10 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig
 
-from recall.config import CONFIG_DIR
+from recall.config import compose
 from recall.data.corpus import Corpus
 from recall.data.population import PopulationConfig, generate_population
 from recall.runs import RunFolder
@@ -48,15 +47,9 @@ def make_cfg(tmp_path) -> Callable[..., DictConfig]:
     """Compose the real train.yaml with overrides; run_dir defaults into tmp_path."""
 
     def make(*overrides: str, run: str = "run") -> DictConfig:
-        return compose_config("train", [f"run_dir={tmp_path / run}", *overrides])
+        return compose("train", [f"run_dir={tmp_path / run}", *overrides])
 
     return make
-
-
-def compose_config(name: str, overrides: list[str]) -> DictConfig:
-    """One of the real top-level configs (train, finetune) with overrides."""
-    with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR)):
-        return compose(name, overrides=overrides)
 
 
 @pytest.fixture(scope="session")
@@ -72,4 +65,4 @@ def pretrained(tmp_path_factory) -> RunFolder:
         "checkpoint.every_n_steps=100",
         "callbacks=none",
     ]
-    return train(compose_config("train", overrides))
+    return train(compose("train", overrides))

@@ -11,13 +11,14 @@ import torch
 
 from recall.callbacks.interference import attention_drift
 from recall.compare import compare
+from recall.config import compose
 from recall.data.corpus import Corpus
 from recall.data.datamodule import LoaderConfig
 from recall.data.finetuning import FinetuneDataModule, replay_schedule
 from recall.data.population import PopulationConfig, add_individuals, generate_population
 from recall.errors import ConfigError
 from recall.finetune import finetune
-from tests.conftest import ATTRIBUTES, compose_config
+from tests.conftest import ATTRIBUTES
 
 
 def test_new_individuals_are_new_and_old_rows_unchanged(corpus):
@@ -94,7 +95,7 @@ def test_attention_drift_is_total_variation():
 
 
 def finetune_cfg(tmp_path, start, *overrides, run="finetune"):
-    return compose_config(
+    return compose(
         "finetune",
         [
             f"start={start}",
