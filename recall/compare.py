@@ -29,8 +29,8 @@ from omegaconf import DictConfig, OmegaConf
 from recall.data.distributions import BUCKETS
 from recall.errors import ConfigError
 from recall.finetune import interference_summary
-from recall.phases import PhaseConfig, detect_phases
-from recall.plots.comparison import plot_curves, plot_interference_comparison, plot_power_law
+from recall.plots.comparison import curves_figure, interference_comparison_figure, power_law_figure
+from recall.plots.style import save
 from recall.runs import RunFolder
 
 IGNORED_KEYS = ("run_dir", "ckpt_path", "progress_refresh", "threads")  # never a difference
@@ -99,15 +99,13 @@ def steps_to(steps: np.ndarray, acc: np.ndarray, target: float) -> int | None:
 def summarize_run(run: RunFolder, config: dict[str, Any], varied: Sequence[str]) -> dict[str, Any]:
     """One table row: varied values, plateau length, steps to targets, final accuracies."""
     flat = _flat(config)
-    steps, loss = run.curve("seen/attr_loss")
-    _, acc = run.curve("seen/attr_acc")
-    baseline = run.read_json(run.corpus)["baseline"]
-    phases = detect_phases(steps, loss, baseline, PhaseConfig(**config["phases"]))
+    steps, acc = run.curve("seen/attr_acc")
+    phases = run.detected_phases()
     shown = [k for k in varied if k != N_KEY]  # N has its own column
     row: dict[str, Any] = {"run": str(run.path), **{k: flat.get(k) for k in shown}}
     row.update(
         n_individuals=flat[N_KEY],
-        baseline=round(baseline, 4),
+        baseline=round(phases.baseline, 4),
         plateau_length=phases.knowledge_onset_step,
         **{f"steps_to_{int(t * 100)}": steps_to(steps, acc, t) for t in ACCURACY_TARGETS},
         final_step=int(steps[-1]),
@@ -144,7 +142,8 @@ def summarize_finetune_run(
 
 
 def compare(runs: Sequence[RunFolder], out: Path) -> tuple[list[dict[str, Any]], PowerLaw | None]:
-    """Write summary.csv, comparison.png and (sizes differing) plateau_vs_n.png to `out`.
+    """Write summary.csv, comparison.png/.pdf and (sizes differing) plateau_vs_n.png/.pdf
+    to `out`.
 
     Fine-tuning runs are compared with each other only: their table says what was forgotten
     and learned, and interference.png overlays old and new accuracy.
@@ -163,9 +162,9 @@ def compare(runs: Sequence[RunFolder], out: Path) -> tuple[list[dict[str, Any]],
         writer.writerows(rows)
     labels = [_label(row, varied) for row in rows]
     if kinds == {True}:
-        plot_interference_comparison(runs, labels, out / "interference.png")
+        save(interference_comparison_figure(runs, labels), out / "interference")
         return rows, None
-    plot_curves(runs, labels, [r["plateau_length"] for r in rows], out / "comparison.png")
+    save(curves_figure(runs, labels, [r["plateau_length"] for r in rows]), out / "comparison")
     usable = [r for r in rows if r["plateau_length"]]
     fit = None
     if N_KEY in varied:
@@ -173,7 +172,7 @@ def compare(runs: Sequence[RunFolder], out: Path) -> tuple[list[dict[str, Any]],
             [r["n_individuals"] for r in usable], [r["plateau_length"] for r in usable]
         )
         if fit is not None:
-            plot_power_law(fit, out / "plateau_vs_n.png")
+            save(power_law_figure(fit), out / "plateau_vs_n")
             fitted = {"a": fit.a, "b": fit.b, "r2": fit.r2}
             (out / "power_law.json").write_text(json.dumps(fitted, indent=2) + "\n")
     return rows, fit

@@ -19,8 +19,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from omegaconf import OmegaConf
 
 from recall.errors import ConfigError
+from recall.phases import PhaseConfig, Phases, detect_phases
 
 
 @dataclass(frozen=True)
@@ -73,6 +75,14 @@ class RunFolder:
         with self.metrics.open(newline="") as f:
             header = next(csv.reader(f), [])
         return [c for c in header if c.startswith(prefix) and c != "step"]
+
+    def detected_phases(self) -> Phases:
+        """Phase boundaries of a training run's seen attribute loss, by its own detector
+        settings (the same as its phases.json, also while the run is still going)."""
+        settings = OmegaConf.load(self.config).phases
+        steps, loss = self.curve("seen/attr_loss")
+        baseline = self.read_json(self.corpus)["baseline"]
+        return detect_phases(steps, loss, baseline, PhaseConfig(**settings))
 
     def read_json(self, path: Path) -> dict:
         return json.loads(path.read_text())

@@ -83,5 +83,7 @@ def test_phase_tracker_follows_the_phases_live_and_survives_resume():
     assert track(tracker, steps, losses) == [0, 0, 1, 1, 1, 1, 2, 2, 2, 2]
     assert tracker.marked == {"plateau": 200, "knowledge": 500}
     resumed = PhaseTracker(PhaseConfig(patience=2))
-    resumed.load_state_dict(tracker.state_dict() | {"steps": steps[:5], "losses": losses[:5]})
+    resumed.load_state_dict(
+        tracker.state_dict() | {"steps": steps[:5], "losses": losses[:5], "accs": tracker.accs[:5]}
+    )
     assert track(resumed, steps[5:], losses[5:]) == [1, 2, 2, 2, 2]

@@ -25,6 +25,8 @@ def test_short_run_leaves_the_plateau(make_cfg):
     steps, acc = run.curve("seen/attr_acc")
     assert steps[0] == 0 and steps[-1] == 300 and acc[0] == 0.0
     assert run.phase_plot.stat().st_size > 10_000
+    assert run.phase_plot.with_suffix(".pdf").is_file()
+    assert (run.checkpoints / "step000000.ckpt").is_file()  # the untrained model
     assert list(run.tensorboard.glob("events.out.tfevents.*"))
     last = torch.load(run.checkpoints / "last.ckpt", map_location="cpu", weights_only=False)
     assert last["global_step"] == 300  # the final model, though 300 is no checkpoint period
@@ -73,8 +75,13 @@ def test_dynamics_callbacks_log_to_csv_and_tensorboard(make_cfg):
     assert steps.tolist() == [0, 50, 100, 150] and phase[0] == 0
     _, share = run.curve("attn/attr_to_name/layer1")
     assert ((share >= 0) & (share <= 1)).all()
-    events = EventAccumulator(str(run.tensorboard), size_guidance={"images": 0}).Reload()
-    assert {"attn/attr_to_name_heatmap", "attn/example_last_layer"} <= set(events.Tags()["images"])
+    events = EventAccumulator(
+        str(run.tensorboard), size_guidance={"images": 0, "histograms": 0}
+    ).Reload()
+    figures = {"attn/attr_to_name_heatmap", "attn/example_last_layer", "phases/figure"}
+    assert figures <= set(events.Tags()["images"])
+    assert [e.step for e in events.Images("phases/figure")][-1] == 150  # the final figure
+    assert {"seen/confidence", "unseen/confidence"} <= set(events.Tags()["histograms"])
     assert "attn/attr_to_name/layer1" in events.Tags()["scalars"]
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import lightning as L
-import matplotlib
+import matplotlib.pyplot as plt
 import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 from torch import Tensor
@@ -24,9 +24,6 @@ from torch import Tensor
 from recall.callbacks.base import DynamicsCallback
 from recall.data.corpus import BiographyBatch
 from recall.errors import ConfigError
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 
 if TYPE_CHECKING:
     from recall.metrics import AttributeScores

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import lightning as L
+from lightning.pytorch.loggers import TensorBoardLogger
 
 from recall.callbacks.base import DynamicsCallback
 from recall.errors import ConfigError
@@ -21,7 +22,8 @@ if TYPE_CHECKING:
 
 class Hallucination(DynamicsCallback):
     """Logs unseen/{attr_loss, attr_loss_excess, max_prob, entropy, hallucination_rate}
-    and seen/{max_prob, entropy, hallucination_rate} for comparison.
+    and seen/{max_prob, entropy, hallucination_rate} for comparison, and histograms of
+    both confidences to TensorBoard.
 
     A prediction is a hallucination candidate when its confidence (the probability of
     the model's greedy value) exceeds `threshold`; on unseen individuals every such
@@ -47,4 +49,10 @@ class Hallucination(DynamicsCallback):
             metrics[f"{split}/hallucination_rate"] = (
                 (s.confidence > self.threshold).float().mean().item()
             )
+        for logger in trainer.loggers:
+            if isinstance(logger, TensorBoardLogger):
+                for split, s in (("seen", scores["seen"]), ("unseen", unseen)):
+                    logger.experiment.add_histogram(
+                        f"{split}/confidence", s.confidence, module.global_step, bins=20
+                    )
         return metrics

@@ -2,7 +2,8 @@
 
 Runs the same detector as the final phases.json (recall.phases) on the evaluations so
 far, so a researcher watching TensorBoard sees the statistics phase end and knowledge
-onset as they are confirmed. Its history survives checkpoint resume.
+onset as they are confirmed, each with the phase figure up to that step (and the final
+one when training ends). Its history survives checkpoint resume.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from lightning.pytorch.loggers import TensorBoardLogger
 
 from recall.callbacks.base import DynamicsCallback
 from recall.phases import PhaseConfig, detect_phases
+from recall.plots.phase_plot import phases_figure
 
 if TYPE_CHECKING:
     from recall.metrics import AttributeScores
@@ -24,12 +26,14 @@ PHASE_IDS = {"statistics": 0, "plateau": 1, "knowledge": 2}
 
 class PhaseTracker(DynamicsCallback):
     """Logs `phase` (0 statistics, 1 plateau, 2 knowledge acquisition) at every
-    evaluation, and a TensorBoard text marker when a boundary is first detected."""
+    evaluation; a TensorBoard text marker and phase figure when a boundary is first
+    detected, and the final figure at the end."""
 
     def __init__(self, config: PhaseConfig) -> None:
         self.config = config
         self.steps: list[int] = []
         self.losses: list[float] = []
+        self.accs: list[float] = []
         self.marked: dict[str, int] = {}
 
     def on_evaluation(
@@ -38,9 +42,10 @@ class PhaseTracker(DynamicsCallback):
         step = module.global_step
         if self.steps and step <= self.steps[-1]:  # resumed: drop evaluations to be redone
             keep = sum(s < step for s in self.steps)
-            self.steps, self.losses = self.steps[:keep], self.losses[:keep]
+            self.steps, self.losses, self.accs = (x[:keep] for x in self._history)
         self.steps.append(step)
         self.losses.append(scores["seen"].attr_loss)
+        self.accs.append(scores["seen"].attr_acc)
         phases = detect_phases(self.steps, self.losses, module.hparams.baseline, self.config)
         phase = "statistics"
         for name, boundary in (
@@ -53,17 +58,43 @@ class PhaseTracker(DynamicsCallback):
             if name not in self.marked:
                 self.marked[name] = boundary
                 self._mark(trainer, step, f"{name} begins at step {boundary}")
+                self._log_figure(trainer, module, step)
         return {"phase": PHASE_IDS[phase]}
 
+    def on_train_end(self, trainer: L.Trainer, module: RecallModule) -> None:
+        if self.steps:
+            self._log_figure(trainer, module, self.steps[-1])
+
+    @property
+    def _history(self) -> tuple[list, list, list]:
+        return self.steps, self.losses, self.accs
+
     @staticmethod
-    def _mark(trainer: L.Trainer, step: int, text: str) -> None:
-        for logger in trainer.loggers:
-            if isinstance(logger, TensorBoardLogger):
-                logger.experiment.add_text("phases", text, step)
+    def _tensorboards(trainer: L.Trainer) -> list[TensorBoardLogger]:
+        return [lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)]
+
+    def _mark(self, trainer: L.Trainer, step: int, text: str) -> None:
+        for logger in self._tensorboards(trainer):
+            logger.experiment.add_text("phases", text, step)
+
+    def _log_figure(self, trainer: L.Trainer, module: RecallModule, step: int) -> None:
+        loggers = self._tensorboards(trainer)
+        if not loggers:
+            return
+        phases = detect_phases(self.steps, self.losses, module.hparams.baseline, self.config)
+        fig = phases_figure(self.steps, self.losses, self.accs, phases)
+        for logger in loggers:
+            logger.experiment.add_figure("phases/figure", fig, step, close=False)
 
     def state_dict(self) -> dict:
-        return {"steps": self.steps, "losses": self.losses, "marked": self.marked}
+        return {
+            "steps": self.steps,
+            "losses": self.losses,
+            "accs": self.accs,
+            "marked": self.marked,
+        }
 
     def load_state_dict(self, state_dict: dict) -> None:
         self.steps, self.losses = state_dict["steps"], state_dict["losses"]
+        self.accs = state_dict.get("accs", [float("nan")] * len(self.steps))  # older checkpoints
         self.marked = state_dict["marked"]

@@ -2,62 +2,61 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+from recall.phases import Phases
+from recall.plots.style import (
+    BASELINE,
+    PAGE,
+    SEEN,
+    STEP_LABEL,
+    figure,
+    label_phases,
+    mark_phases,
+    paper_style,
+    save,
+)
+from recall.runs import RunFolder
 
-from recall.phases import Phases  # noqa: E402
-from recall.runs import RunFolder  # noqa: E402
 
-PHASE_COLORS = {"statistics": "#d9e6f2", "plateau": "#f6e3c6", "knowledge acquisition": "#d8eed8"}
+def phases_figure(
+    steps: Sequence[int],
+    loss: Sequence[float],
+    acc: Sequence[float],
+    phases: Phases,
+    title: str = "",
+) -> Figure:
+    """Loss (with the no-knowledge baseline) and accuracy side by side, phases shaded."""
+    steps, loss, acc = np.asarray(steps), np.asarray(loss), np.asarray(acc)
+    with paper_style():
+        fig, (ax_loss, ax_acc) = figure(1, 2, width=PAGE, height=2.3, sharex=True)
+        end = int(steps[-1])
+        for ax in (ax_loss, ax_acc):
+            mark_phases(ax, phases, end)
+            label_phases(ax, phases, end)
+            ax.set_xlabel(STEP_LABEL)
+            ax.set_xlim(0, end)
+        ax_loss.plot(steps, loss, color=SEEN, marker=".", label="seen individuals")
+        ax_loss.axhline(
+            phases.baseline, color=BASELINE, ls="--", lw=1, label="no-knowledge baseline"
+        )
+        ax_loss.set_ylabel("attribute loss (nats)")
+        ax_loss.set_ylim(0, min(loss.max() * 1.05, 2 * phases.baseline))  # the start may be cut
+        ax_loss.legend(loc="lower left")
+        ax_acc.plot(steps, acc, color="C2", marker=".")
+        ax_acc.set_ylim(-0.02, 1.02)
+        ax_acc.set_ylabel("attribute accuracy")
+        if title:
+            fig.suptitle(title, fontsize=8)
+    return fig
 
 
-def plot_phases(run: RunFolder, phases: Phases, title: str = "") -> Path:
-    """Write phase_plot.png: loss and accuracy over steps, phases shaded and labelled."""
+def plot_phases(run: RunFolder, phases: Phases, title: str = "") -> list[Path]:
+    """Write the run's phase_plot.png and .pdf."""
     steps, loss = run.curve("seen/attr_loss")
     _, acc = run.curve("seen/attr_acc")
-    fig, (ax_loss, ax_acc) = plt.subplots(2, 1, figsize=(6.5, 5.5), sharex=True)
-    end = steps[-1]
-    spans = _phase_spans(phases, end)
-    for ax in (ax_loss, ax_acc):
-        for name, lo, hi in spans:
-            ax.axvspan(lo, hi, color=PHASE_COLORS[name], zorder=0)
-        for boundary in (phases.statistics_end_step, phases.knowledge_onset_step):
-            if boundary is not None:
-                ax.axvline(boundary, color="0.35", lw=0.8, ls=":")
-    ax_loss.plot(steps, loss, color="C0", marker=".", lw=1.5, label="seen individuals")
-    ax_loss.axhline(
-        phases.baseline,
-        color="C3",
-        ls="--",
-        lw=1.2,
-        label=f"no-knowledge baseline ({phases.baseline:.2f} nats)",
-    )
-    ax_loss.set_ylabel("attribute loss (nats)")
-    ax_loss.set_ylim(0, min(loss.max() * 1.05, 2 * phases.baseline))  # the start may be cut off
-    ax_loss.legend(loc="upper right", fontsize=8)
-    ax_acc.plot(steps, acc, color="C2", marker=".", lw=1.5)
-    ax_acc.set_ylim(-0.02, 1.02)
-    ax_acc.set_ylabel("attribute accuracy")
-    ax_acc.set_xlabel("training step")
-    for name, lo, hi in spans:
-        ax_acc.text((lo + hi) / 2, 0.95, name, ha="center", va="top", fontsize=8, color="0.25")
-    ax_loss.set_title(title or "Phases of fact learning", fontsize=10)
-    fig.tight_layout()
-    fig.savefig(run.phase_plot, dpi=130)
-    plt.close(fig)
-    return run.phase_plot
-
-
-def _phase_spans(phases: Phases, end: int) -> list[tuple[str, int, int]]:
-    """(phase, first step, last step) of each phase reached; the last runs to `end`.
-
-    The detector finds knowledge onset only after the statistics end, so the known
-    boundaries are always a prefix.
-    """
-    boundaries = (phases.statistics_end_step, phases.knowledge_onset_step)
-    starts = [0, *(step for step in boundaries if step is not None)]
-    return list(zip(PHASE_COLORS, starts, [*starts[1:], end], strict=False))
+    return save(phases_figure(steps, loss, acc, phases, title), run.phase_plot.with_suffix(""))
