@@ -2,7 +2,7 @@
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip install --quiet --constraint constraints.txt
 
-.PHONY: install train test test-slow lint
+.PHONY: install train test test-slow lint strip-notebooks reproduce
 
 install:
 	$(PIP) --editable ".[dev]"
@@ -19,3 +19,9 @@ test: install lint
 
 test-slow: install
 	$(PYTHON) -m pytest -m slow
+
+reproduce: install
+	recall-reproduce
+
+strip-notebooks:
+	$(PYTHON) notebooks/strip_outputs.py notebooks/*.ipynb
