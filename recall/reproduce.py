@@ -35,7 +35,12 @@ from recall.errors import ConfigError
 from recall.finetune import finetune, interference_summary
 from recall.phases import Phases
 from recall.plots.comparison import curves_figure, interference_comparison_figure, power_law_figure
-from recall.plots.dynamics import attention_figure, buckets_figure, hallucination_figure
+from recall.plots.dynamics import (
+    attention_figure,
+    attention_layers,
+    buckets_figure,
+    hallucination_figure,
+)
 from recall.plots.phase_plot import phases_figure
 from recall.plots.style import save
 from recall.runs import RunFolder
@@ -306,13 +311,14 @@ def _scaling(runs: dict[str, RunFolder]) -> list[Finding]:
 
 
 def _power_law(sizes: Sequence[int], plateaus: Sequence[int | None]) -> PowerLaw | None:
-    known = [(n, p) for n, p in zip(sizes, plateaus, strict=True) if p]
-    return fit_power_law(*zip(*known, strict=True)) if len(known) >= 3 else None
+    """The fit over the sizes whose plateau ended (None below 3, as fit_power_law says)."""
+    ended = [i for i, p in enumerate(plateaus) if p]
+    return fit_power_law([sizes[i] for i in ended], [plateaus[i] for i in ended])
 
 
 def _circuits(ref: RunFolder, phases: Phases) -> list[Finding]:
     s, o = phases.statistics_end_step, phases.knowledge_onset_step
-    layers = sorted({int(c.split("layer")[1]) for c in ref.columns("attn/") if "/head" not in c})
+    layers = attention_layers(ref)
     last, first = layers[-1], layers[0]
     if s is None or o is None:
         to_name = to_text = (float("nan"), float("nan"))

@@ -18,10 +18,9 @@ from typing import TYPE_CHECKING
 import lightning as L
 import matplotlib.pyplot as plt
 import torch
-from lightning.pytorch.loggers import TensorBoardLogger
 from torch import Tensor
 
-from recall.callbacks.base import DynamicsCallback
+from recall.callbacks.base import DynamicsCallback, tensorboards
 from recall.data.corpus import BiographyBatch
 from recall.errors import ConfigError
 
@@ -98,7 +97,7 @@ class AttentionCircuits(DynamicsCallback):
         patterns: list[Tensor],
         batch: BiographyBatch,
     ) -> None:
-        loggers = [lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)]
+        loggers = tensorboards(trainer)
         if not loggers:
             return
         heatmap = attr_to_name_heatmap(attr_to_name, step)

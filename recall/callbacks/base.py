@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import lightning as L
+from lightning.pytorch.loggers import TensorBoardLogger
 
 if TYPE_CHECKING:
     from recall.metrics import AttributeScores
@@ -23,3 +24,8 @@ class DynamicsCallback(L.Callback):
     ) -> dict[str, float]:
         """Metrics to log at this evaluation step (`scores` holds the module's own sets)."""
         return {}
+
+
+def tensorboards(trainer: L.Trainer) -> list[TensorBoardLogger]:
+    """The trainer's TensorBoard loggers, where callbacks log figures and histograms."""
+    return [logger for logger in trainer.loggers if isinstance(logger, TensorBoardLogger)]

@@ -10,9 +10,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import lightning as L
-from lightning.pytorch.loggers import TensorBoardLogger
 
-from recall.callbacks.base import DynamicsCallback
+from recall.callbacks.base import DynamicsCallback, tensorboards
 from recall.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -49,10 +48,9 @@ class Hallucination(DynamicsCallback):
             metrics[f"{split}/hallucination_rate"] = (
                 (s.confidence > self.threshold).float().mean().item()
             )
-        for logger in trainer.loggers:
-            if isinstance(logger, TensorBoardLogger):
-                for split, s in (("seen", scores["seen"]), ("unseen", unseen)):
-                    logger.experiment.add_histogram(
-                        f"{split}/confidence", s.confidence, module.global_step, bins=20
-                    )
+        for logger in tensorboards(trainer):
+            for split, s in (("seen", scores["seen"]), ("unseen", unseen)):
+                logger.experiment.add_histogram(
+                    f"{split}/confidence", s.confidence, module.global_step, bins=20
+                )
         return metrics

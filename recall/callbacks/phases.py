@@ -11,9 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import lightning as L
-from lightning.pytorch.loggers import TensorBoardLogger
 
-from recall.callbacks.base import DynamicsCallback
+from recall.callbacks.base import DynamicsCallback, tensorboards
 from recall.phases import PhaseConfig, detect_phases
 from recall.plots.phase_plot import phases_figure
 
@@ -69,16 +68,12 @@ class PhaseTracker(DynamicsCallback):
     def _history(self) -> tuple[list, list, list]:
         return self.steps, self.losses, self.accs
 
-    @staticmethod
-    def _tensorboards(trainer: L.Trainer) -> list[TensorBoardLogger]:
-        return [lg for lg in trainer.loggers if isinstance(lg, TensorBoardLogger)]
-
     def _mark(self, trainer: L.Trainer, step: int, text: str) -> None:
-        for logger in self._tensorboards(trainer):
+        for logger in tensorboards(trainer):
             logger.experiment.add_text("phases", text, step)
 
     def _log_figure(self, trainer: L.Trainer, module: RecallModule, step: int) -> None:
-        loggers = self._tensorboards(trainer)
+        loggers = tensorboards(trainer)
         if not loggers:
             return
         phases = detect_phases(self.steps, self.losses, module.hparams.baseline, self.config)

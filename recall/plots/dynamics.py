@@ -33,9 +33,14 @@ CIRCUITS = {  # metric: (label, color)
 }
 
 
+def attention_layers(run: RunFolder) -> list[int]:
+    """The layers whose attention-circuit metrics (attn/<metric>/layer<l>) the run logged."""
+    return sorted({int(c.split("layer")[1]) for c in run.columns("attn/") if "/head" not in c})
+
+
 def attention_figure(run: RunFolder, phases: Phases | None) -> Figure | None:
     """Attention mass of each circuit over training, first and last layer (head means)."""
-    layers = sorted({int(c.split("layer")[1]) for c in run.columns("attn/") if "/head" not in c})
+    layers = attention_layers(run)
     if not layers:
         return None
     shown = sorted({layers[0], layers[-1]})
