@@ -30,16 +30,21 @@ def test_notebook_is_committed_without_outputs(path):
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_end_to_end(path, tmp_path):
-    """Executed in a temporary folder (its runs/ go there); any cell error fails."""
+    """Run in a temporary folder (its runs/ go there); a cell error or unrendered figure fails."""
     book = nbformat.read(path, as_version=4)
     NotebookClient(
         book, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
     ).execute()
-    images = [
+    shown = [
         o
         for c in book.cells
         if c.cell_type == "code"
         for o in c.outputs
-        if "image/png" in o.get("data", {})
+        if o.output_type in ("display_data", "execute_result")
     ]
-    assert images, f"{path.name} showed no figure"
+    figures = [o for o in shown if "image/png" in o["data"]]
+    as_text = [
+        o for o in shown if o not in figures and o["data"]["text/plain"].startswith("<Figure")
+    ]
+    assert figures, f"{path.name} showed no figure"
+    assert not as_text, f"{path.name}: a figure was shown as text (no inline backend?)"
