@@ -34,6 +34,14 @@ class BiographyBatch:
     def select(self, rows: slice) -> BiographyBatch:
         return BiographyBatch(*(getattr(self, f)[rows] for f in self.__dataclass_fields__))
 
+    def shard(self, rank: int, world_size: int) -> BiographyBatch:
+        """Rows rank, rank + world_size, ... (one data-parallel process's part of the batch),
+        without the padding that none of them needs."""
+        part = self.select(slice(rank, None, world_size))
+        length = int((part.tokens > 0).sum(1).max())
+        part.tokens, part.value_attr = part.tokens[:, :length], part.value_attr[:, :length]
+        return part
+
 
 class Corpus:
     """A population with its templates and tokenizer: everything needed to write biographies."""

@@ -12,7 +12,7 @@ from typing import Any
 
 import lightning as L
 import numpy as np
-from torch.utils.data import DataLoader, IterableDataset
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 from recall.data.corpus import BiographyBatch, Corpus
 from recall.data.distributions import BUCKETS, frequency_buckets, frequency_rank
@@ -28,6 +28,7 @@ class LoaderConfig:
     distribution: dict[str, Any] = field(default_factory=lambda: {"name": "uniform"})
     frequency_buckets: tuple[float, float] = (0.1, 0.5)  # head / torso / tail rank quantiles
     n_eval: int = 256  # seen individuals in the fixed evaluation set
+    num_workers: int = 0  # processes drawing batches ahead of the GPU; 0 on a small CPU
 
     def __post_init__(self) -> None:
         if self.batch_size <= 0:
@@ -40,27 +41,52 @@ class LoaderConfig:
             )
         if self.n_eval <= 0:
             raise ConfigError(f"data.n_eval={self.n_eval} must be positive")
+        if self.num_workers < 0:
+            raise ConfigError(f"data.num_workers={self.num_workers} must be 0 or more")
 
 
 class TrainingStream(IterableDataset):
-    """Yields whole batches: batch s is drawn from a generator seeded by (seed, s) alone."""
+    """Yields whole batches: batch s is drawn from a generator seeded by (seed, s) alone.
+
+    Under data parallelism every process draws the same global batch and keeps its shard,
+    so `batch_size` means the same optimisation whatever the number of processes.
+    """
 
     def __init__(
-        self, corpus: Corpus, schedule: Schedule, batch_size: int, seed: int, start_step: int
+        self,
+        corpus: Corpus,
+        schedule: Schedule,
+        batch_size: int,
+        seed: int,
+        start_step: int,
+        rank: int = 0,
+        world_size: int = 1,
     ) -> None:
+        if batch_size % world_size:
+            raise ConfigError(
+                f"data.batch_size={batch_size} must be divisible by the {world_size} "
+                "training processes; change one of them"
+            )
         self.corpus, self.schedule = corpus, schedule
         self.batch_size, self.seed, self.start_step = batch_size, seed, start_step
+        self.rank, self.world_size = rank, world_size
 
     def batch(self, step: int) -> BiographyBatch:
         rng = np.random.default_rng([self.seed, TRAIN_STREAM, step])
         individuals = self.schedule.sample(step, rng, self.batch_size)
-        return self.corpus.training_batch(individuals, rng)
+        batch = self.corpus.training_batch(individuals, rng)
+        return batch if self.world_size == 1 else batch.shard(self.rank, self.world_size)
 
     def __iter__(self) -> Iterator[BiographyBatch]:
-        step = self.start_step
+        # DataLoader workers take turns (worker w: steps w, w + W, ...) and the loader reads
+        # them round-robin, so the stream arrives in step order whatever the worker count.
+        worker = get_worker_info()
+        step, stride = self.start_step, 1
+        if worker is not None:
+            step, stride = self.start_step + worker.id, worker.num_workers
         while True:
             yield self.batch(step)
-            step += 1
+            step += stride
 
 
 class BiographyDataModule(L.LightningDataModule):
@@ -88,14 +114,25 @@ class BiographyDataModule(L.LightningDataModule):
         if len(unseen):
             self.eval_batches["unseen"] = self.corpus.evaluation_batch(unseen, rng)
 
-    def stream(self, start_step: int = 0) -> TrainingStream:
+    def stream(self, start_step: int = 0, rank: int = 0, world_size: int = 1) -> TrainingStream:
         return TrainingStream(
-            self.corpus, self.schedule, self.config.batch_size, self.seed, start_step
+            self.corpus,
+            self.schedule,
+            self.config.batch_size,
+            self.seed,
+            start_step,
+            rank,
+            world_size,
         )
 
     def train_dataloader(self) -> DataLoader:
         # Called after a checkpoint is restored, so global_step is where the run resumes.
-        return DataLoader(self.stream(self.trainer.global_step), batch_size=None)
+        trainer = self.trainer
+        stream = self.stream(trainer.global_step, trainer.global_rank, trainer.world_size)
+        workers = self.config.num_workers
+        return DataLoader(
+            stream, batch_size=None, num_workers=workers, persistent_workers=workers > 0
+        )
 
 
 def spread(n: int, k: int) -> np.ndarray:
