@@ -40,6 +40,7 @@ from recall.train import (
     checkpoint_step,
     corpus_record,
     fit,
+    launches_processes,
     new_run_folder,
     quiet_lightning,
     removed_on_failure,
@@ -99,6 +100,8 @@ def finetune(cfg: DictConfig) -> RunFolder:
     (optim,) = to_dataclasses(cfg.optim, "optim", OptimConfig)
     (cadence,) = to_dataclasses(cfg.eval, "eval", Cadence)
     max_steps = validate_fit(cfg)
+    if launches_processes(cfg.trainer):
+        raise ConfigError("recall-finetune runs in one process; use a single-device trainer")
     for key in ("n_eval", "drift_biographies"):
         if cfg[key] <= 0:
             raise ConfigError(f"{key}={cfg[key]} must be positive")

@@ -8,6 +8,7 @@ recall-train ckpt_path=runs/default/<time>/checkpoints/last.ckpt   # resume that
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import sys
 import time
@@ -24,6 +25,7 @@ import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from recall.cadence import Cadence
@@ -47,6 +49,8 @@ from recall.runs import RunFolder
 
 RESUME_FIXED = ("seed", "data", "model")  # what a resumed run may not change
 INITIAL_CHECKPOINT = "step000000.ckpt"
+COMPILE_CHOICES = (False, True, "reduce-overhead", "max-autotune")  # true: default mode
+SHARED_RUN_DIR = "RECALL_SHARED_RUN_DIR"  # rank 0's run folder, for the DDP processes it starts
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,10 @@ def validate(cfg: DictConfig) -> Settings:
     (patching,) = to_dataclasses(cfg.patching, "patching", PatchingConfig)
     GPTConfig(vocab_size=1, max_len=1, **cfg.model)  # shape checks before the corpus exists
     max_steps = validate_fit(cfg)
+    if cfg.compile not in COMPILE_CHOICES:
+        raise ConfigError(
+            f"compile={cfg.compile} must be one of {', '.join(map(str, COMPILE_CHOICES))}"
+        )
     if cfg.stop_at_acc is not None and not 0 < cfg.stop_at_acc <= 1:
         raise ConfigError(f"stop_at_acc={cfg.stop_at_acc} must be in (0, 1] or null")
     schedule = build_schedule(
@@ -177,9 +185,22 @@ def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> RunFolder:
         torch.set_num_threads(cfg.threads)
     population = generate_population(settings.population)
     corpus = Corpus(population)
+    shared = rank_zero_run_dir()
+    if shared is not None:  # trains beside rank 0, which alone writes the run folder
+        return _fit(cfg, settings, corpus, RunFolder(shared), callbacks)
     run, fresh = prepare_run_folder(cfg)
     with removed_on_failure(run, fresh):
         return _fit(cfg, settings, corpus, run, callbacks)
+
+
+def rank_zero_run_dir() -> Path | None:
+    """Rank 0's run folder, in a process that Lightning's DDP launcher started beside it.
+
+    The launcher re-runs the command line, where run_dir=...${now:...} would name a new
+    folder; rank 0 passes its own instead, so a DDP run writes one folder.
+    """
+    shared = os.environ.get(SHARED_RUN_DIR)
+    return Path(shared) if shared and rank_zero_only.rank > 0 else None
 
 
 @contextmanager
@@ -202,16 +223,20 @@ def _fit(
     callbacks: Sequence[L.Callback],
 ) -> RunFolder:
     population = corpus.population
-    print(f"recall: run folder {run.path}", flush=True)
+    writer = rank_zero_only.rank == 0  # under DDP, one process writes the run folder
     resume_step = checkpoint_step(cfg.ckpt_path) if cfg.ckpt_path else None
-    OmegaConf.save(cfg, run.config, resolve=True)  # on resume: e.g. a longer max_steps
-    run.phases.unlink(missing_ok=True)  # finished again only when this fit completes
-    if resume_step is None:
-        run.write_json(run.corpus, corpus_record(cfg.seed, corpus))
-    elif run.read_json(run.corpus)["fingerprint"] != population.fingerprint():
+    if resume_step is not None and (
+        run.read_json(run.corpus)["fingerprint"] != population.fingerprint()
+    ):
         raise ConfigError(
             f"the corpus generated now differs from the one {run.path} was trained on"
         )
+    if writer:
+        print(f"recall: run folder {run.path}", flush=True)
+        OmegaConf.save(cfg, run.config, resolve=True)  # on resume: e.g. a longer max_steps
+        run.phases.unlink(missing_ok=True)  # finished again only when this fit completes
+        if resume_step is None:
+            run.write_json(run.corpus, corpus_record(cfg.seed, corpus))
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     datamodule = BiographyDataModule(corpus, settings.loader, settings.schedule, cfg.seed)
@@ -224,12 +249,14 @@ def _fit(
         n_attributes=len(population.attributes),
         eval_batch_size=cfg.eval_batch_size,
         stop_at_acc=settings.stop_at_acc,
+        compile=cfg.compile,
     )
     if settings.patching.enabled:
         reference = load_reference(settings.patching, population.fingerprint(), model_config)
         module.pattern_source = ReferencePatterns(reference, settings.patching.start_step)
     throughput = fit(cfg, run, module, datamodule, [*settings.dynamics, *callbacks], resume_step)
-    summarize(run, settings.phases, extra=throughput)
+    if writer:
+        summarize(run, settings.phases, extra=throughput)
     return run
 
 
@@ -281,18 +308,23 @@ def fit(
         limit_val_batches=0,
     )
     started = time.perf_counter()
+    os.environ[SHARED_RUN_DIR] = str(run.path)  # inherited by processes a DDP launcher starts
     try:
         trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     except SystemExit:
         if trainer.interrupted:  # Lightning turns Ctrl-C into SystemExit after its shutdown
             raise KeyboardInterrupt from None
         raise
+    finally:
+        os.environ.pop(SHARED_RUN_DIR, None)
     elapsed = time.perf_counter() - started
     _save_final_checkpoint(trainer, run)
-    print(f"recall: finished in {elapsed:.0f} s; run folder {run.path}", flush=True)
+    if trainer.is_global_zero:
+        print(f"recall: finished in {elapsed:.0f} s; run folder {run.path}", flush=True)
     return {
         "wall_time_s": round(elapsed, 1),
         "tokens_per_s": round(module.tokens_trained / elapsed),
+        "model_flops_per_s": round(module.flops_trained / elapsed),
     }
 
 
@@ -329,9 +361,11 @@ def summarize(run: RunFolder, config: PhaseConfig, extra: dict | None = None) ->
 def _save_final_checkpoint(trainer: L.Trainer, run: RunFolder) -> None:
     """Periodic checkpoints miss the last step unless it is a multiple of their period."""
     final = run.checkpoints / f"step{trainer.global_step:06d}.ckpt"
-    if not final.exists():
+    # Rank 0 decides: saving is collective under DDP, and every process must take part.
+    if not trainer.strategy.broadcast(final.exists()):
         trainer.save_checkpoint(final)
-        shutil.copyfile(final, run.checkpoints / "last.ckpt")
+        if trainer.is_global_zero:
+            shutil.copyfile(final, run.checkpoints / "last.ckpt")
 
 
 def checkpoint_step(path: str) -> int:
@@ -355,6 +389,11 @@ def _hydra_main(cfg: DictConfig) -> None:
             saved = OmegaConf.load(RunFolder.of_checkpoint(cfg.ckpt_path).config)
             cfg = resume_config(saved, list(HydraConfig.get().overrides.task))
         elif HydraConfig.get().mode == RunMode.MULTIRUN:
+            if launches_processes(cfg.trainer):
+                raise ConfigError(
+                    "a -m sweep cannot launch DDP processes itself (each would re-run the "
+                    "sweep); run DDP configs one at a time, or on SLURM where srun starts them"
+                )
             cfg.run_dir = HydraConfig.get().runtime.output_dir  # <hydra.sweep.dir>/<job number>
         train(cfg)
     except ConfigError as err:
@@ -366,6 +405,13 @@ def _hydra_main(cfg: DictConfig) -> None:
             file=sys.stderr,
         )
         sys.exit(130)
+
+
+def launches_processes(trainer: DictConfig) -> bool:
+    """Whether Lightning will start training processes by re-running the command line."""
+    several = trainer.get("devices", 1) not in (1, "1", "auto")
+    ddp = "ddp" in str(trainer.get("strategy", ""))
+    return several and ddp and "SLURM_JOB_ID" not in os.environ
 
 
 def main() -> None:

@@ -3,10 +3,12 @@ import sys
 
 import pytest
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
 from recall.config import CONFIG_DIR
+from recall.config import compose as train_config
 from recall.errors import ConfigError
-from recall.train import prepare_run_folder, resume_config, validate
+from recall.train import launches_processes, prepare_run_folder, resume_config, validate
 
 GROUPS = {  # every config group (data/distribution included), Hydra's own aside
     str(g.relative_to(CONFIG_DIR)): sorted(p.stem for p in g.glob("*.yaml"))
@@ -116,3 +118,13 @@ def test_command_line_error_is_one_line_and_leaves_nothing(tmp_path):
         "recall-train: error: data.n_individuals=0 must be positive"
     ]
     assert not run_dir.exists()
+
+
+def test_only_ddp_over_several_devices_launches_processes(monkeypatch):
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    ddp_cpu = train_config("train", ["trainer=ddp_cpu"]).trainer
+    assert launches_processes(ddp_cpu)
+    assert not launches_processes(train_config("train").trainer)
+    assert not launches_processes(OmegaConf.merge(ddp_cpu, {"devices": 1}))
+    monkeypatch.setenv("SLURM_JOB_ID", "1")  # srun starts the processes there
+    assert not launches_processes(ddp_cpu)

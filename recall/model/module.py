@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from recall.callbacks.base import DynamicsCallback
 from recall.data.corpus import BiographyBatch
 from recall.errors import ConfigError
+from recall.flops import training_flops
 from recall.metrics import AttributeScores, attribute_scores
 from recall.model.gpt import GPT, GPTConfig
 
@@ -60,13 +61,26 @@ class RecallModule(L.LightningModule):
         n_attributes: int,
         eval_batch_size: int = 256,
         stop_at_acc: float | None = None,
+        compile: bool | str = False,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.model = GPT(GPTConfig(**model))
+        # torch.compile the training forward only (a function, so that the state dict keeps
+        # plain keys); evaluation and attention patterns use the model as it is. A string
+        # is torch.compile's mode, e.g. reduce-overhead (CUDA graphs).
+        self.train_forward = self.model.forward
+        if compile:
+            mode = compile if isinstance(compile, str) else None
+            self.train_forward = torch.compile(self.model.forward, mode=mode)
         self.optim = OptimConfig(**{**optim, "betas": tuple(optim.get("betas", (0.9, 0.95)))})
         self.eval_steps = set(eval_steps)
-        self.tokens_trained = 0  # non-padding tokens trained on by this process, for throughput
+        # What this process trained on, for throughput: non-padding tokens, and the model's
+        # training FLOPs on the padded batches (all processes' after training ends). Tokens
+        # are summed on the batch's device: reading them each step would stall a GPU.
+        self._tokens = torch.zeros((), dtype=torch.long)
+        self.tokens_trained = 0
+        self.flops_trained = 0
         # Attention patching: (tokens, step) -> patterns replacing the model's own, or None.
         # A plain attribute, so a reference model inside it is not saved with this module.
         self.pattern_source: Callable[[torch.Tensor, int], list[torch.Tensor] | None] | None = None
@@ -77,13 +91,21 @@ class RecallModule(L.LightningModule):
         return self.pattern_source(tokens, self.global_step)
 
     def training_step(self, batch: BiographyBatch, batch_idx: int) -> torch.Tensor:
-        logits, _ = self.model(batch.tokens, self._given_patterns(batch.tokens))
+        logits, _ = self.train_forward(batch.tokens, self._given_patterns(batch.tokens))
         loss = F.cross_entropy(
             logits[:, :-1].flatten(0, 1), batch.tokens[:, 1:].flatten(), ignore_index=0
         )
         self.log("train/loss", loss, prog_bar=True)
-        self.tokens_trained += int((batch.tokens > 0).sum())
+        self._tokens = self._tokens.to(batch.tokens.device) + (batch.tokens > 0).sum()
+        self.flops_trained += training_flops(self.model.config, *batch.tokens.shape)
         return loss
+
+    def on_train_end(self) -> None:
+        """Read the token count; sum the counters over data-parallel processes."""
+        counts = torch.tensor([float(self._tokens), float(self.flops_trained)], dtype=torch.float64)
+        if self.trainer.world_size > 1:
+            counts = self.trainer.strategy.reduce(counts.to(self.device), reduce_op="sum")
+        self.tokens_trained, self.flops_trained = (int(x) for x in counts.tolist())
 
     def configure_optimizers(self) -> dict[str, Any]:
         params = [p for p in self.parameters() if p.requires_grad]
