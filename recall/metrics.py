@@ -42,17 +42,28 @@ class AttributeScores:
         return cls(*(torch.cat([getattr(p, f) for p in parts]) for f in cls.__dataclass_fields__))
 
 
+def value_positions(value_attr: Tensor) -> tuple[Tensor, Tensor]:
+    """(rows, columns) of the positions whose next token belongs to a value: the only
+    logits scoring needs. Position t predicts token t+1."""
+    return (value_attr[:, 1:] >= 0).nonzero(as_tuple=True)
+
+
 def attribute_scores(
     logits: Tensor, tokens: Tensor, value_attr: Tensor, n_attr: int
 ) -> AttributeScores:
-    """Score every attribute value in a batch from full-sequence logits [B, L, V].
+    """Score every attribute value in a batch from full-sequence logits [B, L, V]."""
+    rows, cols = value_positions(value_attr)
+    return value_scores(logits[:, :-1][rows, cols], tokens, value_attr, n_attr)
 
-    Position t predicts token t+1, so a value at positions [s, e) is scored by the
-    logits at [s-1, e-1). Only those positions are normalised (most are not values).
-    """
+
+def value_scores(
+    value_logits: Tensor, tokens: Tensor, value_attr: Tensor, n_attr: int
+) -> AttributeScores:
+    """Score every attribute value from the logits at `value_positions` only [N, V]:
+    a value at positions [s, e) is scored by the logits at [s-1, e-1)."""
     targets, target_attr = tokens[:, 1:], value_attr[:, 1:]
-    rows, cols = (target_attr >= 0).nonzero(as_tuple=True)  # every value token
-    log_probs = logits[:, :-1][rows, cols].float().log_softmax(-1)  # [N, V]
+    rows, cols = value_positions(value_attr)  # every value token
+    log_probs = value_logits.float().log_softmax(-1)  # [N, V]
     target = targets[rows, cols]
     slot = rows * n_attr + target_attr[rows, cols]  # which (example, attribute) it belongs to
 

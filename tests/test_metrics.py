@@ -1,8 +1,10 @@
 import math
 
+import numpy as np
 import torch
 
 from recall.metrics import attribute_scores
+from recall.model.module import RecallModule
 
 
 def one_hot_logits(tokens, vocab, confident=20.0):
@@ -35,3 +37,17 @@ def test_non_value_tokens_do_not_count():
     logits[0, 0] = 0.0  # a wrong guess on a template word: no effect
     scores = attribute_scores(logits, tokens, value_attr, n_attr=1)
     assert scores.correct.all() and scores.loss.item() < 1e-6
+
+
+def test_module_scores_from_value_positions_match_full_logits(corpus):
+    """Evaluation computes logits only where a value token is predicted: same scores."""
+    torch.manual_seed(0)
+    shape = {"vocab_size": len(corpus.tokenizer), "max_len": corpus.max_len, "d_model": 32}
+    module = RecallModule(shape, {}, [0], baseline=1.0, n_attributes=corpus.n_attributes)
+    batch = corpus.evaluation_batch(np.arange(20), np.random.default_rng(0))
+    with torch.no_grad():
+        logits, _ = module.model(batch.tokens)
+    full = attribute_scores(logits, batch.tokens, batch.value_attr, corpus.n_attributes)
+    scored = module.score(batch)
+    for field in ("loss", "correct", "confidence", "entropy"):
+        torch.testing.assert_close(getattr(scored, field), getattr(full, field))

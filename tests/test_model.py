@@ -22,6 +22,15 @@ def test_logits_at_every_position(model):
     assert patterns == []
 
 
+def test_logits_at_chosen_positions_are_those_of_the_full_pass(model):
+    tokens = torch.randint(1, 50, (3, 12))
+    rows, cols = torch.tensor([0, 0, 2, 1]), torch.tensor([3, 11, 0, 5])
+    full, _ = model(tokens)
+    chosen, _ = model(tokens, positions=(rows, cols))
+    assert chosen.shape == (4, full.shape[-1])
+    torch.testing.assert_close(chosen, full[rows, cols])
+
+
 def test_causal_future_tokens_do_not_change_the_past(model):
     tokens = torch.randint(0, 50, (2, 24))
     changed = tokens.clone()

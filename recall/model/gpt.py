@@ -109,10 +109,13 @@ class GPT(nn.Module):
         tokens: Tensor,
         patterns: list[Tensor | None] | None = None,
         return_patterns: bool = False,
+        positions: tuple[Tensor, Tensor] | None = None,
     ) -> tuple[Tensor, list[Tensor]]:
         """Logits (B, L, vocab) and, if asked, each layer's attention pattern (B, H, L, L).
 
         `patterns[l]`, when given, replaces layer l's attention pattern (explicit path).
+        `positions` (rows, columns) restricts the logits to those positions, (N, vocab):
+        evaluation scores a few positions per sequence and skips the rest of the head.
         """
         B, L = tokens.shape
         if self.config.max_len < L:
@@ -124,6 +127,8 @@ class GPT(nn.Module):
             x, pattern = block(x, given, return_patterns)
             if return_patterns:
                 collected.append(pattern)
+        if positions is not None:
+            x = x[positions]
         return self.head(self.ln_f(x)), collected
 
     def n_params(self, non_embedding: bool = True) -> int:

@@ -18,7 +18,7 @@ from recall.callbacks.base import DynamicsCallback
 from recall.data.corpus import BiographyBatch
 from recall.errors import ConfigError
 from recall.flops import training_flops
-from recall.metrics import AttributeScores, attribute_scores
+from recall.metrics import AttributeScores, value_positions, value_scores
 from recall.model.gpt import GPT, GPTConfig
 
 
@@ -132,7 +132,7 @@ class RecallModule(L.LightningModule):
         was_training = self.training
         self.eval()
         try:
-            with torch.no_grad():
+            with torch.inference_mode():
                 yield
         finally:
             self.train(was_training)
@@ -144,11 +144,10 @@ class RecallModule(L.LightningModule):
             for start in range(0, len(batch), self.hparams.eval_batch_size):
                 chunk = batch.select(slice(start, start + self.hparams.eval_batch_size))
                 tokens = chunk.tokens.to(self.device)
-                logits, _ = self.model(tokens, self._given_patterns(tokens))
                 value_attr = chunk.value_attr.to(self.device)
-                parts.append(
-                    attribute_scores(logits, tokens, value_attr, self.hparams.n_attributes)
-                )
+                positions = value_positions(value_attr)
+                logits, _ = self.model(tokens, self._given_patterns(tokens), positions=positions)
+                parts.append(value_scores(logits, tokens, value_attr, self.hparams.n_attributes))
         return AttributeScores.cat(parts)
 
     def attention_patterns(self, batch: BiographyBatch) -> list[torch.Tensor]:
