@@ -420,7 +420,9 @@ def main() -> None:
 
 
 def quiet_lightning() -> None:
-    """Lightning's info lines and known-harmless warnings off; in every job process."""
+    """Lightning's (and fontTools') info lines and known-harmless warnings off; in every
+    job process."""
     logging.getLogger("lightning.pytorch").setLevel(logging.WARNING)
+    logging.getLogger("fontTools").setLevel(logging.WARNING)  # PDF font subsetting chatter
     warnings.filterwarnings("ignore", ".*does not have many workers.*")
     warnings.filterwarnings("ignore", ".*LeafSpec.*is deprecated.*")

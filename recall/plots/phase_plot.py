@@ -36,10 +36,10 @@ def phases_figure(
         fig, (ax_loss, ax_acc) = figure(1, 2, width=PAGE, height=2.3, sharex=True)
         end = int(steps[-1])
         for ax in (ax_loss, ax_acc):
+            ax.set_xlim(0, end)
             mark_phases(ax, phases, end)
             label_phases(ax, phases, end)
             ax.set_xlabel(STEP_LABEL)
-            ax.set_xlim(0, end)
         ax_loss.plot(steps, loss, color=SEEN, marker=".", label="seen individuals")
         ax_loss.axhline(
             phases.baseline, color=BASELINE, ls="--", lw=1, label="no-knowledge baseline"

@@ -99,10 +99,18 @@ def mark_phases(ax: Axes, phases: Phases | None, end: int) -> None:
             ax.axvline(boundary, color="0.45", lw=0.6, ls=":", zorder=1)
 
 
+MIN_LABEL_WIDTH = 0.12  # axes fraction a phase's name needs at 6 pt in a column-wide panel
+
+
 def label_phases(ax: Axes, phases: Phases, end: int, y: float = 0.97) -> None:
-    """Name each phase at the top of `ax` (axes-fraction height `y`)."""
+    """Name each phase at the top of `ax` (axes-fraction height `y`), where its span is
+    wide enough for the name (a short statistics phase keeps only its shading)."""
     short = {"statistics": "statistics", "plateau": "plateau", "knowledge acquisition": "knowledge"}
+    to_axes = ax.transData + ax.transAxes.inverted()
     for name, lo, hi in phase_spans(phases, end):
+        (left, _), (right, _) = to_axes.transform([(lo, 0), (hi, 0)])
+        if right - left < MIN_LABEL_WIDTH:
+            continue
         ax.text(
             (lo + hi) / 2,
             y,
