@@ -2,7 +2,7 @@
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip install --quiet --constraint constraints.txt
 
-.PHONY: install train test test-slow lint strip-notebooks reproduce
+.PHONY: install train test test-slow lint strip-notebooks reproduce bench
 
 install:
 	$(PIP) --editable ".[dev]"
@@ -18,10 +18,13 @@ test: install lint
 	$(PYTHON) -m pytest
 
 test-slow: install
-	$(PYTHON) -m pytest -m slow
+	$(PYTHON) -m pytest -m slow --durations=0
 
 reproduce: install
 	recall-reproduce
+
+bench: install
+	$(PYTHON) -m benchmarks.run
 
 strip-notebooks:
 	$(PYTHON) notebooks/strip_outputs.py notebooks/*.ipynb
