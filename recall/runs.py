@@ -2,7 +2,7 @@
 
     <run>/config.yaml          resolved config        <run>/corpus.json   seed, fingerprint
     <run>/metrics.csv          step + one column per metric (Lightning CSV format)
-    <run>/tensorboard/         event files            <run>/checkpoints/  last.ckpt + periodic
+    <run>/tensorboard/         event files            <run>/checkpoints/  weights + last.ckpt
     <run>/phases.json          phase boundaries       <run>/phase_plot.png
     <run>/interference.json    fine-tuning runs: old/new accuracy, in place of phases.json
     <run>/interference_plot.png

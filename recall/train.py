@@ -24,7 +24,7 @@ import lightning as L
 import torch
 from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
-from lightning.pytorch.callbacks import ModelCheckpoint, TQDMProgressBar
+from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
@@ -284,25 +284,14 @@ def fit(
 ) -> dict[str, float]:
     """Train `module` into `run` as `cfg` says (trainer, checkpoint, progress_refresh,
     ckpt_path) and return the throughput. The untrained model (step 0) and the final step
-    are always checkpointed, besides every `checkpoint.every_n_steps`."""
-    checkpoints = ModelCheckpoint(
-        dirpath=run.checkpoints,
-        filename="step{step:06d}",
-        auto_insert_metric_name=False,
-        every_n_train_steps=cfg.checkpoint.every_n_steps,
-        save_top_k=-1,
-        save_last=True,
-    )
+    are always checkpointed, besides every `checkpoint.every_n_steps` (RunCheckpoints)."""
+    checkpoints = RunCheckpoints(run.checkpoints, cfg.checkpoint.every_n_steps)
     trainer = L.Trainer(
         **OmegaConf.to_container(cfg.trainer, resolve=True),
         default_root_dir=str(run.path),
         logger=run_loggers(run.path, resume_step),
-        callbacks=[
-            checkpoints,
-            InitialCheckpoint(run.checkpoints / INITIAL_CHECKPOINT),
-            TQDMProgressBar(refresh_rate=cfg.progress_refresh),
-            *callbacks,
-        ],
+        callbacks=[checkpoints, TQDMProgressBar(refresh_rate=cfg.progress_refresh), *callbacks],
+        enable_checkpointing=False,  # RunCheckpoints writes them
         enable_model_summary=False,
         num_sanity_val_steps=0,
         limit_val_batches=0,
@@ -318,7 +307,7 @@ def fit(
     finally:
         os.environ.pop(SHARED_RUN_DIR, None)
     elapsed = time.perf_counter() - started
-    _save_final_checkpoint(trainer, run)
+    checkpoints.save(trainer)  # the final step, unless it was just saved
     if trainer.is_global_zero:
         print(f"recall: finished in {elapsed:.0f} s; run folder {run.path}", flush=True)
     return {
@@ -328,16 +317,32 @@ def fit(
     }
 
 
-class InitialCheckpoint(L.Callback):
-    """Saves the untrained model before the first step: analyses start from it, and a
-    patching twin can use untrained attention patterns (`patching.step=0`)."""
+class RunCheckpoints(L.Callback):
+    """The weights at step 0, every `every` steps and at the end (stepNNNNNN.ckpt, kept for
+    analyses and attention patching; weights only, a third of the full state), and the full
+    training state at the same steps (last.ckpt, overwritten, to resume from)."""
 
-    def __init__(self, path: Path) -> None:
-        self.path = path
+    def __init__(self, folder: Path, every: int) -> None:
+        self.folder, self.every = folder, every
+        self.saved_step: int | None = None
 
     def on_train_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
         if trainer.global_step == 0:
-            trainer.save_checkpoint(self.path)
+            self.save(trainer)
+
+    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+        if trainer.global_step % self.every == 0:
+            self.save(trainer)
+
+    def save(self, trainer: L.Trainer) -> None:
+        """Save the current step (once; every DDP process calls it, rank 0 writes)."""
+        if self.saved_step == trainer.global_step:
+            return
+        self.saved_step = trainer.global_step
+        weights = self.folder / f"step{trainer.global_step:06d}.ckpt"
+        trainer.save_checkpoint(weights, weights_only=True)
+        if trainer.global_step > 0:
+            trainer.save_checkpoint(self.folder / "last.ckpt")
 
 
 def summarize(run: RunFolder, config: PhaseConfig, extra: dict | None = None) -> dict:
@@ -356,16 +361,6 @@ def summarize(run: RunFolder, config: PhaseConfig, extra: dict | None = None) ->
     run.write_json(run.phases, summary)
     plot_phases(run, phases, title=f"{run.path.parent.name}/{run.path.name}")
     return summary
-
-
-def _save_final_checkpoint(trainer: L.Trainer, run: RunFolder) -> None:
-    """Periodic checkpoints miss the last step unless it is a multiple of their period."""
-    final = run.checkpoints / f"step{trainer.global_step:06d}.ckpt"
-    # Rank 0 decides: saving is collective under DDP, and every process must take part.
-    if not trainer.strategy.broadcast(final.exists()):
-        trainer.save_checkpoint(final)
-        if trainer.is_global_zero:
-            shutil.copyfile(final, run.checkpoints / "last.ckpt")
 
 
 def checkpoint_step(path: str) -> int:
