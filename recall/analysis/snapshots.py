@@ -1,0 +1,88 @@
+"""A run's checkpoints in step order, with the corpus and the fixed inputs analyses read."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from omegaconf import OmegaConf
+
+from recall.config import to_dataclasses
+from recall.data.corpus import BiographyBatch, Corpus
+from recall.data.datamodule import LoaderConfig
+from recall.data.population import PopulationConfig, generate_population
+from recall.errors import ConfigError
+from recall.model.gpt import GPT
+from recall.model.module import checkpoint_model
+from recall.runs import RunFolder
+
+PERIODIC = re.compile(r"step(\d{6})\.ckpt")
+ANALYSIS_STREAM = 2  # the inputs' random stream, apart from training (0) and evaluation (1)
+
+
+@dataclass(frozen=True, order=True)
+class Snapshot:
+    step: int
+    path: Path
+
+    def model(self) -> GPT:
+        return checkpoint_model(self.path).eval()
+
+
+def snapshots(run: RunFolder) -> list[Snapshot]:
+    """The run's step checkpoints (the untrained model's included), in step order."""
+    found = sorted(
+        Snapshot(int(m.group(1)), p)
+        for p in run.checkpoints.glob("step*.ckpt")
+        if (m := PERIODIC.fullmatch(p.name))
+    )
+    if len(found) < 2:
+        raise ConfigError(
+            f"{run.path} has {len(found)} step checkpoint(s); analyses need at least two "
+            "(train with checkpoint.every_n_steps= smaller than trainer.max_steps)"
+        )
+    return found
+
+
+def regenerate_corpus(run: RunFolder) -> tuple[Corpus, LoaderConfig]:
+    """The corpus a run trained on, regenerated from its config and checked against it."""
+    if not run.config.is_file() or not run.corpus.is_file():
+        raise ConfigError(f"{run.path} is not a run folder (needs config.yaml and corpus.json)")
+    config = OmegaConf.load(run.config)
+    population_config, loader = to_dataclasses(
+        config.data, "data", PopulationConfig, LoaderConfig, seed=config.seed
+    )
+    corpus = Corpus(generate_population(population_config))
+    if run.read_json(run.corpus)["fingerprint"] != corpus.population.fingerprint():
+        raise ConfigError(
+            f"the corpus regenerated from {run.config} differs from the one the run was "
+            "trained on (another recall version?); analyse with the version that trained it"
+        )
+    return corpus, loader
+
+
+@dataclass(frozen=True)
+class Inputs:
+    """Fixed biographies (held-out templates) of seen and unseen individuals."""
+
+    batch: BiographyBatch
+    seen: np.ndarray  # bool per biography
+
+    def first_name_end(self) -> torch.Tensor:
+        """Position of the last name token in each biography's first sentence."""
+        starts = self.batch.name_spans[:, :, 0]
+        return starts.min(1).values + 2
+
+
+def fixed_inputs(corpus: Corpus, n_seen: int, n_unseen: int, seed: int) -> Inputs:
+    """Up to n_seen seen and n_unseen unseen individuals' biographies, the same for every
+    checkpoint (individuals spread evenly over the population)."""
+    population = corpus.population
+    seen = np.unique(np.linspace(0, population.n_seen - 1, min(n_seen, population.n_seen)))
+    unseen = population.n_seen + np.arange(min(n_unseen, population.n_unseen))
+    individuals = np.concatenate([seen.astype(np.int64), unseen])
+    batch = corpus.evaluation_batch(individuals, np.random.default_rng([seed, ANALYSIS_STREAM]))
+    return Inputs(batch, np.arange(len(individuals)) < len(seen))
