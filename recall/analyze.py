@@ -38,7 +38,7 @@ from recall.analysis.activations import residual_stream
 from recall.analysis.crosscoder import CrosscoderConfig, emergence, normalised, train_crosscoder
 from recall.analysis.probes import probe_accuracy, split_individuals
 from recall.analysis.similarity import linear_cka, subspace_cca, top_subspace
-from recall.analysis.snapshots import Inputs, fixed_inputs, regenerate_corpus, snapshots
+from recall.analysis.snapshots import Inputs, fixed_inputs, snapshots
 from recall.analysis.trajectories import (
     CLASSES,
     ROLES,
@@ -56,7 +56,7 @@ from recall.plots.analysis_plots import (
     trajectories_figure,
 )
 from recall.plots.style import save
-from recall.runs import RunFolder
+from recall.runs import RunFolder, regenerate_corpus
 
 ANALYSES = ("tokens", "similarity", "probes", "crosscoder")
 N_INDIVIDUALS = 1024  # seen individuals whose biographies are probed and compared

@@ -30,12 +30,12 @@ from recall.data.corpus import Corpus
 from recall.data.datamodule import LoaderConfig
 from recall.data.distributions import sampling_weights
 from recall.data.finetuning import FinetuneDataModule, replay_schedule
-from recall.data.population import PopulationConfig, add_individuals, generate_population
+from recall.data.population import add_individuals
 from recall.errors import ConfigError
 from recall.model.gpt import GPT
 from recall.model.module import OptimConfig, RecallModule, checkpoint_model
 from recall.plots.interference_plot import plot_interference
-from recall.runs import RunFolder
+from recall.runs import RunFolder, regenerate_corpus
 from recall.train import (
     checkpoint_step,
     corpus_record,
@@ -70,16 +70,7 @@ def load_start(start: str) -> Start:
             )
     else:
         run, checkpoint = RunFolder.of_checkpoint(path), path
-    config = OmegaConf.load(run.config)
-    population_config, loader = to_dataclasses(
-        config.data, "data", PopulationConfig, LoaderConfig, seed=config.seed
-    )
-    corpus = Corpus(generate_population(population_config))
-    if run.read_json(run.corpus)["fingerprint"] != corpus.population.fingerprint():
-        raise ConfigError(
-            f"the corpus regenerated from {run.config} differs from the one the run was "
-            "trained on (another recall version?); fine-tune with the version that trained it"
-        )
+    corpus, loader = regenerate_corpus(run)
     model = checkpoint_model(checkpoint)
     expected = (len(corpus.tokenizer), corpus.max_len)
     if (model.config.vocab_size, model.config.max_len) != expected:

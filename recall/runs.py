@@ -21,6 +21,10 @@ from pathlib import Path
 import numpy as np
 from omegaconf import OmegaConf
 
+from recall.config import to_dataclasses
+from recall.data.corpus import Corpus
+from recall.data.datamodule import LoaderConfig
+from recall.data.population import PopulationConfig, generate_population
 from recall.errors import ConfigError
 from recall.phases import PhaseConfig, Phases, detect_phases
 
@@ -97,3 +101,20 @@ def _json_default(value: object) -> object:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
+
+
+def regenerate_corpus(run: RunFolder) -> tuple[Corpus, LoaderConfig]:
+    """The corpus a run trained on, regenerated from its config and checked against it."""
+    if not run.config.is_file() or not run.corpus.is_file():
+        raise ConfigError(f"{run.path} is not a run folder (needs config.yaml and corpus.json)")
+    config = OmegaConf.load(run.config)
+    population_config, loader = to_dataclasses(
+        config.data, "data", PopulationConfig, LoaderConfig, seed=config.seed
+    )
+    corpus = Corpus(generate_population(population_config))
+    if run.read_json(run.corpus)["fingerprint"] != corpus.population.fingerprint():
+        raise ConfigError(
+            f"the corpus regenerated from {run.config} differs from the one the run was "
+            "trained on (another recall version?); use the version that trained it"
+        )
+    return corpus, loader

@@ -8,12 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from omegaconf import OmegaConf
 
-from recall.config import to_dataclasses
 from recall.data.corpus import BiographyBatch, Corpus
-from recall.data.datamodule import LoaderConfig
-from recall.data.population import PopulationConfig, generate_population
 from recall.errors import ConfigError
 from recall.model.gpt import GPT
 from recall.model.module import checkpoint_model
@@ -45,23 +41,6 @@ def snapshots(run: RunFolder) -> list[Snapshot]:
             "(train with checkpoint.every_n_steps= smaller than trainer.max_steps)"
         )
     return found
-
-
-def regenerate_corpus(run: RunFolder) -> tuple[Corpus, LoaderConfig]:
-    """The corpus a run trained on, regenerated from its config and checked against it."""
-    if not run.config.is_file() or not run.corpus.is_file():
-        raise ConfigError(f"{run.path} is not a run folder (needs config.yaml and corpus.json)")
-    config = OmegaConf.load(run.config)
-    population_config, loader = to_dataclasses(
-        config.data, "data", PopulationConfig, LoaderConfig, seed=config.seed
-    )
-    corpus = Corpus(generate_population(population_config))
-    if run.read_json(run.corpus)["fingerprint"] != corpus.population.fingerprint():
-        raise ConfigError(
-            f"the corpus regenerated from {run.config} differs from the one the run was "
-            "trained on (another recall version?); analyse with the version that trained it"
-        )
-    return corpus, loader
 
 
 @dataclass(frozen=True)
