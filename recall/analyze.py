@@ -38,7 +38,7 @@ from recall.analysis.activations import residual_stream
 from recall.analysis.crosscoder import CrosscoderConfig, emergence, normalised, train_crosscoder
 from recall.analysis.probes import probe_accuracy, split_individuals
 from recall.analysis.similarity import linear_cka, subspace_cca, top_subspace
-from recall.analysis.snapshots import Inputs, fixed_inputs, snapshots
+from recall.analysis.snapshots import Inputs, Snapshot, fixed_inputs, snapshots
 from recall.analysis.trajectories import (
     CLASSES,
     ROLES,
@@ -81,10 +81,9 @@ class TokenLosses:
     inputs: Inputs
 
 
-def collect(run: RunFolder, corpus: Corpus) -> tuple[Activations, TokenLosses]:
+def collect(found: list[Snapshot], corpus: Corpus) -> tuple[Activations, TokenLosses]:
     """One pass over the checkpoints, one at a time: the residual stream at the analysed
     positions, and the loss of every token of the trajectory biographies."""
-    found = snapshots(run)
     probed = fixed_inputs(corpus, N_INDIVIDUALS, 0, SEED)
     tracked = fixed_inputs(corpus, N_TRAJECTORIES, N_TRAJECTORIES, SEED)
     rows, cols = torch.arange(len(probed.batch)), probed.first_name_end()
@@ -216,22 +215,27 @@ def write_csv(path: Path, header: list[str], rows: list[list]) -> None:
 def analyze(run: RunFolder, only: Sequence[str] = ANALYSES) -> Path:
     """Run the chosen analyses on a run folder; returns <run>/analysis."""
     corpus, _ = regenerate_corpus(run)
+    found = snapshots(run)  # both checked before anything is written
     phases = run.detected_phases() if run.phases.exists() else None
     out = run.path / "analysis"
     out.mkdir(exist_ok=True)
-    acts, tokens = collect(run, corpus)
+    acts, tokens = collect(found, corpus)
     if "tokens" in only:
+        print("recall-analyze: token trajectories", flush=True)
         curves, shares = trajectories(tokens, out)
         steps = [s for s in tokens.steps if s > 0]
         save(trajectories_figure(steps, curves, shares, phases), out / "tokens")
     if "crosscoder" in only:
+        print("recall-analyze: crosscoder (about a minute)", flush=True)
         norms, emerged = crosscoder(acts, out)
         steps = [s for s in acts.steps if s > 0]
         save(crosscoder_figure(steps, norms, emerged, phases), out / "crosscoder")
     if "similarity" in only:
+        print("recall-analyze: representation similarity", flush=True)
         cka = similarity(acts, out)
         save(similarity_figure(acts.steps, cka, phases), out / "similarity")
     if "probes" in only:
+        print("recall-analyze: probes", flush=True)
         accuracy, chance = probes(acts, corpus, out)
         save(probes_figure(acts.steps, accuracy, chance, phases), out / "probes")
     return out

@@ -23,6 +23,7 @@ from recall.analysis.trajectories import (
     token_roles,
 )
 from recall.analyze import analyze, main
+from recall.errors import ConfigError
 from recall.model.gpt import GPT, GPTConfig
 
 
@@ -174,3 +175,12 @@ def test_crosscoder_recovers_planted_features_and_when_they_appear():
         latent = int(cosine.argmax())
         assert cosine[latent] > 0.9, f"feature {j} not recovered"
         assert found[latent] == steps[first], f"feature {j} emerges at {found[latent]}"
+
+
+def test_a_run_without_two_checkpoints_is_refused_before_writing(pretrained, tmp_path):
+    run = copy_of(pretrained, tmp_path)
+    for checkpoint in snapshots(run)[1:]:
+        checkpoint.path.unlink()
+    with pytest.raises(ConfigError, match="has 1 step checkpoint"):
+        analyze(run)
+    assert not (run.path / "analysis").exists()
