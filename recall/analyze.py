@@ -86,15 +86,17 @@ def collect(found: list[Snapshot], corpus: Corpus) -> tuple[Activations, TokenLo
     positions, and the loss of every token of the trajectory biographies."""
     probed = fixed_inputs(corpus, N_INDIVIDUALS, 0, SEED)
     tracked = fixed_inputs(corpus, N_TRAJECTORIES, N_TRAJECTORIES, SEED)
-    rows, cols = torch.arange(len(probed.batch)), probed.first_name_end()
-    name_ends = probed.batch.name_spans[:, :, 0] + 2  # [biography, sentence]
-    mention_rows = torch.arange(len(probed.batch)).repeat_interleave(name_ends.shape[1])
+    name_ends = probed.name_ends()  # [biography, sentence]
+    n_bios, n_sentences = name_ends.shape
+    rows = torch.arange(n_bios).repeat_interleave(n_sentences)
+    bios, first = torch.arange(n_bios), probed.first_mention()
     values, every_name, losses = [], [], []
     for i, snapshot in enumerate(found, 1):
         print(f"recall-analyze: [{i}/{len(found)}] checkpoint of step {snapshot.step}", flush=True)
         model = snapshot.model()
-        values.append(residual_stream(model, probed.batch.tokens, rows, cols))
-        mentions = residual_stream(model, probed.batch.tokens, mention_rows, name_ends.flatten())
+        mentions = residual_stream(model, probed.batch.tokens, rows, name_ends.flatten())
+        by_sentence = mentions.view(len(mentions), n_bios, n_sentences, -1)
+        values.append(by_sentence[:, bios, first])  # the first sentence's name
         every_name.append(mentions[-1])
         losses.append(token_losses(model, tracked.batch))
     steps = [s.step for s in found]

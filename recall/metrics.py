@@ -52,17 +52,21 @@ def attribute_scores(
     logits: Tensor, tokens: Tensor, value_attr: Tensor, n_attr: int
 ) -> AttributeScores:
     """Score every attribute value in a batch from full-sequence logits [B, L, V]."""
-    rows, cols = value_positions(value_attr)
-    return value_scores(logits[:, :-1][rows, cols], tokens, value_attr, n_attr)
+    positions = value_positions(value_attr)
+    return value_scores(logits[:, :-1][positions], positions, tokens, value_attr, n_attr)
 
 
 def value_scores(
-    value_logits: Tensor, tokens: Tensor, value_attr: Tensor, n_attr: int
+    value_logits: Tensor,
+    positions: tuple[Tensor, Tensor],
+    tokens: Tensor,
+    value_attr: Tensor,
+    n_attr: int,
 ) -> AttributeScores:
-    """Score every attribute value from the logits at `value_positions` only [N, V]:
+    """Score every attribute value from the logits [N, V] at its `value_positions`:
     a value at positions [s, e) is scored by the logits at [s-1, e-1)."""
     targets, target_attr = tokens[:, 1:], value_attr[:, 1:]
-    rows, cols = value_positions(value_attr)  # every value token
+    rows, cols = positions  # every value token
     log_probs = value_logits.float().log_softmax(-1)  # [N, V]
     target = targets[rows, cols]
     slot = rows * n_attr + target_attr[rows, cols]  # which (example, attribute) it belongs to

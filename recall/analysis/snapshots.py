@@ -50,10 +50,13 @@ class Inputs:
     batch: BiographyBatch
     seen: np.ndarray  # bool per biography
 
-    def first_name_end(self) -> torch.Tensor:
-        """Position of the last name token in each biography's first sentence."""
-        starts = self.batch.name_spans[:, :, 0]
-        return starts.min(1).values + 2
+    def name_ends(self) -> torch.Tensor:
+        """[biography, sentence]: position of the last token of each mention of the name."""
+        return self.batch.name_spans[:, :, 0] + 2
+
+    def first_mention(self) -> torch.Tensor:
+        """[biography]: which sentence comes first, i.e. the earliest mention of the name."""
+        return self.batch.name_spans[:, :, 0].argmin(1)
 
 
 def fixed_inputs(corpus: Corpus, n_seen: int, n_unseen: int, seed: int) -> Inputs:

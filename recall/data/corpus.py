@@ -8,7 +8,7 @@ the individual in full. Training draws a fresh biography for every sequence.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -37,10 +37,13 @@ class BiographyBatch:
     def shard(self, rank: int, world_size: int) -> BiographyBatch:
         """Rows rank, rank + world_size, ... (one data-parallel process's part of the batch),
         without the padding that none of them needs."""
-        part = self.select(slice(rank, None, world_size))
-        length = int((part.tokens > 0).sum(1).max())
-        part.tokens, part.value_attr = part.tokens[:, :length], part.value_attr[:, :length]
-        return part
+        return self.select(slice(rank, None, world_size)).trimmed()
+
+    def trimmed(self) -> BiographyBatch:
+        """Without the trailing padding that every row has."""
+        length = int((self.tokens > 0).sum(1).max())
+        columns = slice(None, length)
+        return replace(self, tokens=self.tokens[:, columns], value_attr=self.value_attr[:, columns])
 
 
 class Corpus:
@@ -120,12 +123,11 @@ class Corpus:
                 value_spans[b, a] = (value_start, value_start + len(value))
                 value_attr[b, value_start : value_start + len(value)] = a
                 pos += len(sentence)
-        length = int((tokens > 0).sum(1).max())  # trim padding shared by the whole batch
-        tokens, value_attr = tokens[:, :length], value_attr[:, :length]
-        return BiographyBatch(
+        batch = BiographyBatch(
             tokens=torch.from_numpy(tokens),
             value_attr=torch.from_numpy(value_attr),
             value_spans=torch.from_numpy(value_spans),
             name_spans=torch.from_numpy(name_spans),
             individuals=torch.from_numpy(np.asarray(individuals, dtype=np.int64)),
         )
+        return batch.trimmed()  # padding shared by the whole batch

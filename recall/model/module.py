@@ -147,7 +147,8 @@ class RecallModule(L.LightningModule):
                 value_attr = chunk.value_attr.to(self.device)
                 positions = value_positions(value_attr)
                 logits, _ = self.model(tokens, self._given_patterns(tokens), positions=positions)
-                parts.append(value_scores(logits, tokens, value_attr, self.hparams.n_attributes))
+                n_attr = self.hparams.n_attributes
+                parts.append(value_scores(logits, positions, tokens, value_attr, n_attr))
         return AttributeScores.cat(parts)
 
     def attention_patterns(self, batch: BiographyBatch) -> list[torch.Tensor]:
