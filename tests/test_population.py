@@ -43,11 +43,6 @@ def test_values_are_assigned_uniformly():
         assert chi2 < (k - 1) + 5 * np.sqrt(2 * (k - 1)), attribute
 
 
-def test_baseline_is_mean_log_cardinality():
-    pop = make(attributes={"birth_city": 4, "major": 8, "birth_date": 672})
-    assert pop.baseline() == pytest.approx((np.log(4) + np.log(8) + np.log(672)) / 3)
-
-
 def test_multi_token_values_exist():
     pop = make()
     lengths = {len(v) for pool in pop.pools.values() for v in pool.values}

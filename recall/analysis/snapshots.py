@@ -52,7 +52,7 @@ class Inputs:
 
     def name_ends(self) -> torch.Tensor:
         """[biography, sentence]: position of the last token of each mention of the name."""
-        return self.batch.name_spans[:, :, 0] + 2
+        return self.batch.name_spans[:, :, 1] - 1
 
     def first_mention(self) -> torch.Tensor:
         """[biography]: which sentence comes first, i.e. the earliest mention of the name."""

@@ -7,7 +7,6 @@ the individual in full. Training draws a fresh biography for every sequence.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -46,6 +45,26 @@ class BiographyBatch:
         return replace(self, tokens=self.tokens[:, columns], value_attr=self.value_attr[:, columns])
 
 
+@dataclass(frozen=True)
+class Fact:
+    """One attribute value in a biography's text, at characters [start, end)."""
+
+    attribute: str
+    template: int  # index into the corpus's templates of that attribute
+    value: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Biography:
+    """A biography as text: what the token batches encode, for export and inspection."""
+
+    individual: int
+    text: str
+    facts: list[Fact]
+
+
 class Corpus:
     """A population with its templates and tokenizer: everything needed to write biographies."""
 
@@ -55,18 +74,23 @@ class Corpus:
             population.attributes, population.split.total
         )
         self.tokenizer = Tokenizer.for_corpus(population, self.templates)
-        tok = self.tokenizer
+        encode = self.tokenizer.encode
+        names = population.names
         self._name_ids = [
-            np.array(tok.ids(pool))
-            for pool in (population.names.first, population.names.middle, population.names.last)
+            [encode(n) for n in pool] for pool in (names.first, names.middle, names.last)
         ]
-        self._values = [[tok.ids(v) for v in pool.values] for pool in population.pools.values()]
+        self._values = [
+            [encode(" ".join(v)) for v in pool.values] for pool in population.pools.values()
+        ]
         self._pieces = [
-            [(tok.ids(t.before_name), tok.ids(t.before_value), tok.ids(t.after_value)) for t in ts]
+            [(encode(t.before_name), encode(t.before_value), encode(t.after_value)) for t in ts]
             for ts in self.templates.values()
         ]
+        longest_name = sum(max(map(len, pool)) for pool in self._name_ids)
         longest_sentence = [
-            max(len(a) + len(b) + len(c) for a, b, c in pieces) + 3 + max(map(len, values))
+            max(len(a) + len(b) + len(c) for a, b, c in pieces)
+            + longest_name
+            + max(map(len, values))
             for pieces, values in zip(self._pieces, self._values, strict=True)
         ]
         self.max_len = 1 + sum(longest_sentence)
@@ -77,30 +101,50 @@ class Corpus:
 
     def training_batch(self, individuals: np.ndarray, rng: np.random.Generator) -> BiographyBatch:
         """Fresh biographies from the individuals' training templates, sentences shuffled."""
-        split = self.population.split
-        return self._sample(individuals, rng, split.n_train, split.train_index)
+        return self.build(individuals, *self.choose(individuals, rng, heldout=False))
 
     def evaluation_batch(self, individuals: np.ndarray, rng: np.random.Generator) -> BiographyBatch:
         """Biographies written only with the individuals' held-out templates."""
-        split = self.population.split
-        return self._sample(individuals, rng, split.heldout, split.heldout_index)
+        return self.build(individuals, *self.choose(individuals, rng, heldout=True))
 
-    def _sample(
-        self,
-        individuals: np.ndarray,
-        rng: np.random.Generator,
-        n_choices: int,
-        template_index: Callable[[np.ndarray, np.ndarray], np.ndarray],
-    ) -> BiographyBatch:
-        """One of `n_choices` templates per attribute for each individual, random order."""
+    def choose(
+        self, individuals: np.ndarray, rng: np.random.Generator, heldout: bool
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """For each individual, one of its training (or held-out) templates per attribute
+        and a random sentence order: two [n, n_attributes] arrays of template indices and
+        attribute indices."""
+        split = self.population.split
+        n_choices, index = (
+            (split.heldout, split.heldout_index) if heldout else (split.n_train, split.train_index)
+        )
         shape = (len(individuals), self.n_attributes)
         offsets = self.population.template_offsets[individuals]
-        templates = template_index(offsets, rng.integers(n_choices, size=shape))
-        return self._build(individuals, templates, rng.random(shape).argsort(axis=1))
+        templates = index(offsets, rng.integers(n_choices, size=shape))
+        return templates, rng.random(shape).argsort(axis=1)
 
-    def _build(
+    def text(self, individual: int, templates: np.ndarray, order: np.ndarray) -> Biography:
+        """The text of one biography (template index per attribute, sentence order), with the
+        character span of every value: what `build` writes as tokens, as a string."""
+        population = self.population
+        name = population.full_name(individual)
+        sentences, facts, start = [], [], 0
+        for a in order:
+            attribute = population.attributes[a]
+            template = self.templates[attribute][templates[a]]
+            value = population.value(individual, attribute)
+            sentence = template.render(name, value)
+            value_start = start + len(template.before_name) + len(name) + len(template.before_value)
+            facts.append(
+                Fact(attribute, int(templates[a]), value, value_start, value_start + len(value))
+            )
+            sentences.append(sentence)
+            start += len(sentence) + 1  # sentences are joined by one space
+        return Biography(individual, " ".join(sentences), facts)
+
+    def build(
         self, individuals: np.ndarray, templates: np.ndarray, orders: np.ndarray
     ) -> BiographyBatch:
+        """The token batch of chosen biographies (`choose`): what `text` writes as strings."""
         n, n_attr = templates.shape
         tokens = np.zeros((n, self.max_len), dtype=np.int64)
         value_attr = np.full((n, self.max_len), -1, dtype=np.int64)
@@ -110,7 +154,7 @@ class Corpus:
         value_rows = self.population.values[individuals]
         tokens[:, 0] = self.tokenizer.bos_id
         for b in range(n):
-            name = [int(ids[name_rows[b, j]]) for j, ids in enumerate(self._name_ids)]
+            name = [i for j, pool in enumerate(self._name_ids) for i in pool[name_rows[b, j]]]
             pos = 1
             for a in orders[b]:
                 before_name, before_value, after_value = self._pieces[a][templates[b, a]]
@@ -118,8 +162,8 @@ class Corpus:
                 sentence = before_name + name + before_value + value + after_value
                 tokens[b, pos : pos + len(sentence)] = sentence
                 name_start = pos + len(before_name)
-                name_spans[b, a] = (name_start, name_start + 3)
-                value_start = name_start + 3 + len(before_value)
+                name_spans[b, a] = (name_start, name_start + len(name))
+                value_start = name_start + len(name) + len(before_value)
                 value_spans[b, a] = (value_start, value_start + len(value))
                 value_attr[b, value_start : value_start + len(value)] = a
                 pos += len(sentence)

@@ -3,22 +3,34 @@
 Nothing is downloaded: names and most values are pronounceable pseudo-words built from
 syllables, so pools of any size exist and never collide across roles. Pools depend only on
 their sizes (fixed internal seed), so two runs with the same sizes share one vocabulary.
+
+Names are written with sub-word pieces, as a SentencePiece vocabulary cuts real names: a
+name part is one to three syllables and every syllable is a token (``Ka ##lo ##mi``), so a
+full name is about five tokens and the first layers have a name to assemble. A syllable is
+consonants then one vowel, so a name splits into its pieces in exactly one way; values and
+template words stay whole-word tokens.
 """
 
 from __future__ import annotations
 
 import itertools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from recall.data.templates import FRAMES
 from recall.errors import ConfigError
 
 _POOL_SEED = 20250327
 _ONSETS = list("bcdfghjklmnprstvz") + ["br", "dr", "kr", "st", "tr", "sh", "th"]
 _VOWELS = list("aeiou")
 _CODAS = ["", "", "n", "r", "l", "s"]
+NAME_ONSETS = list("bdfgklmnprstvz") + ["br", "dr", "kr", "tr", "sh", "th"]
+NAME_PIECES = {"first": (1, 2), "middle": (1, 2), "last": (1, 2, 3)}
+"""Number of syllable pieces a name of each role may have, drawn uniformly: 5 on average."""
+PIECE_PREFIX = "##"  # marks a piece that continues a word (WordPiece convention)
 
 MONTHS = (
     "January February March April May June July August September October November December"
@@ -63,9 +75,45 @@ def pseudo_words(n: int, rng: np.random.Generator, exclude: set[str] = frozenset
     return words
 
 
+def name_syllables() -> list[str]:
+    """Every syllable a name piece can be: onset consonants, then one vowel."""
+    return [onset + vowel for onset in NAME_ONSETS for vowel in _VOWELS]
+
+
+def piece_names(
+    n: int, pieces: Sequence[int], rng: np.random.Generator, reserved: set[str]
+) -> list[str]:
+    """`n` distinct capitalised names of `pieces` syllables each (drawn uniformly), none in
+    `reserved` and none starting with a reserved word longer than its first syllable: a
+    greedy sub-word tokenizer would read such a word instead of the name's own pieces."""
+    syllables = name_syllables()
+    names: list[str] = []
+    while len(names) < n:
+        batch = 2 * (n - len(names)) + 64
+        counts = rng.choice(pieces, size=batch)
+        draws = rng.integers(len(syllables), size=(batch, max(pieces)))
+        for count, row in zip(counts, draws, strict=True):
+            first, *rest = (syllables[i] for i in row[:count])
+            name = first.capitalize() + "".join(rest)
+            prefixes = (name[:end] for end in range(len(first) + 1, len(name) + 1))
+            if name in reserved or any(p in reserved for p in prefixes):
+                continue
+            reserved.add(name)
+            names.append(name)
+            if len(names) == n:
+                break
+    return names
+
+
+def name_pieces(name: str) -> list[str]:
+    """The syllable pieces of a name, continuation pieces marked: Kalomi -> Ka ##lo ##mi."""
+    pieces = re.findall(f"[^{''.join(_VOWELS)}]*[{''.join(_VOWELS)}]", name)
+    return [pieces[0], *(PIECE_PREFIX + p for p in pieces[1:])]
+
+
 @dataclass(frozen=True)
 class NamePools:
-    """First, middle and last names; a full name is one of each (three tokens)."""
+    """First, middle and last names, each of one to three sub-word pieces."""
 
     first: list[str]
     middle: list[str]
@@ -87,10 +135,6 @@ class ValuePool:
     def cardinality(self) -> int:
         return len(self.values)
 
-    def entropy(self) -> float:
-        """Entropy (nats) of the value marginal: log K for K uniformly assigned values."""
-        return float(np.log(self.cardinality))
-
 
 def build_pools(
     n_first: int, n_middle: int, n_last: int, cardinalities: dict[str, int]
@@ -105,7 +149,6 @@ def build_pools(
         used.update(words)
         return words
 
-    names = NamePools(first=take(n_first), middle=take(n_middle), last=take(n_last))
     n_cities = max(cardinalities.get("birth_city", 0), cardinalities.get("current_city", 0))
     cities = _cities(take(n_cities))  # both city attributes draw from one list of cities
 
@@ -123,7 +166,21 @@ def build_pools(
         raise ConfigError(f"unknown attribute {attribute!r} (known: {', '.join(ATTRIBUTES)})")
 
     pools = {a: ValuePool(a, values(a, k)) for a, k in cardinalities.items()}
+    # Names last, so that they can avoid every whole word of the values and templates.
+    reserved = (
+        used | _frame_words() | {w for pool in pools.values() for v in pool.values for w in v}
+    )
+    sizes = {"first": n_first, "middle": n_middle, "last": n_last}
+    names = NamePools(
+        **{role: piece_names(n, NAME_PIECES[role], rng, reserved) for role, n in sizes.items()}
+    )
     return names, pools
+
+
+def _frame_words() -> set[str]:
+    """Every word of every sentence frame, placeholders aside."""
+    text = " ".join(f.format(name="", value="") for frames in FRAMES.values() for f in frames)
+    return set(re.findall(r"[A-Za-z0-9]+", text))
 
 
 def _dates(k: int) -> list[tuple[str, ...]]:
