@@ -1,6 +1,7 @@
 """A run folder: everything a run leaves, so plots and notebooks never need the process.
 
     <run>/config.yaml          resolved config        <run>/corpus.json   seed, fingerprint
+    <run>/tokenizer.json       the corpus tokenizer (Hugging Face `tokenizers` format)
     <run>/metrics.csv          step + one column per metric (Lightning CSV format)
     <run>/tensorboard/         event files            <run>/checkpoints/  weights + last.ckpt
     <run>/phases.json          phase boundaries       <run>/phase_plot.png
@@ -35,6 +36,7 @@ class RunFolder:
 
     config = property(lambda self: self.path / "config.yaml")
     corpus = property(lambda self: self.path / "corpus.json")
+    tokenizer = property(lambda self: self.path / "tokenizer.json")
     metrics = property(lambda self: self.path / "metrics.csv")
     tensorboard = property(lambda self: self.path / "tensorboard")
     checkpoints = property(lambda self: self.path / "checkpoints")

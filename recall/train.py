@@ -33,6 +33,7 @@ from recall.callbacks.attention import AttentionCircuits
 from recall.callbacks.base import DynamicsCallback
 from recall.callbacks.hallucination import Hallucination
 from recall.callbacks.phases import PhaseTracker
+from recall.circuits import circuit_summary
 from recall.config import CONFIG_DIR, to_dataclasses
 from recall.data.corpus import Corpus
 from recall.data.datamodule import BiographyDataModule, LoaderConfig
@@ -231,21 +232,21 @@ def _fit(
         raise ConfigError(
             f"the corpus generated now differs from the one {run.path} was trained on"
         )
+    datamodule = BiographyDataModule(corpus, settings.loader, settings.schedule, cfg.seed)
     if writer:
         print(f"recall: run folder {run.path}", flush=True)
         OmegaConf.save(cfg, run.config, resolve=True)  # on resume: e.g. a longer max_steps
         run.phases.unlink(missing_ok=True)  # finished again only when this fit completes
         if resume_step is None:
-            run.write_json(run.corpus, corpus_record(cfg.seed, corpus))
+            save_corpus(run, corpus, corpus_record(cfg.seed, corpus, datamodule.baselines))
 
     L.seed_everything(cfg.seed, workers=True, verbose=False)
-    datamodule = BiographyDataModule(corpus, settings.loader, settings.schedule, cfg.seed)
     model_config = GPTConfig(vocab_size=len(corpus.tokenizer), max_len=corpus.max_len, **cfg.model)
     module = RecallModule(
         model=asdict(model_config),
         optim=asdict(settings.optim),
         eval_steps=settings.cadence.steps(settings.max_steps),
-        baseline=population.baseline(),
+        baselines=datamodule.baselines,
         n_attributes=len(population.attributes),
         eval_batch_size=cfg.eval_batch_size,
         stop_at_acc=settings.stop_at_acc,
@@ -260,8 +261,9 @@ def _fit(
     return run
 
 
-def corpus_record(seed: int, corpus: Corpus) -> dict[str, Any]:
-    """corpus.json: what regenerates the corpus, and its fingerprint to check it."""
+def corpus_record(seed: int, corpus: Corpus, baselines: dict[str, float]) -> dict[str, Any]:
+    """corpus.json: what regenerates the corpus, its fingerprint to check it, and the
+    no-knowledge baselines of the evaluation sets (`baseline`: the seen set's)."""
     population = corpus.population
     return {
         "seed": seed,
@@ -270,8 +272,17 @@ def corpus_record(seed: int, corpus: Corpus) -> dict[str, Any]:
         "n_unseen": population.n_unseen,
         "vocab_size": len(corpus.tokenizer),
         "max_len": corpus.max_len,
-        "baseline": population.baseline(),
+        "baseline": baselines["seen"],
+        "baseline_uniform": baselines["uniform"],
+        "unseen_baseline": baselines.get("unseen"),
     }
+
+
+def save_corpus(run: RunFolder, corpus: Corpus, record: dict[str, Any]) -> None:
+    """corpus.json and the tokenizer (tokenizer.json, loadable by `tokenizers` and
+    `transformers`), so that the run's corpus and model can be used elsewhere."""
+    run.write_json(run.corpus, record)
+    corpus.tokenizer.save(run.tokenizer)
 
 
 def fit(
@@ -349,13 +360,15 @@ def summarize(run: RunFolder, config: PhaseConfig, extra: dict | None = None) ->
     """Write phases.json and phase_plot.png from the run's metrics.csv."""
     steps, loss = run.curve("seen/attr_loss")
     _, acc = run.curve("seen/attr_acc")
-    baseline = run.read_json(run.corpus)["baseline"]
-    phases = detect_phases(steps, loss, baseline, config)
+    record = run.read_json(run.corpus)
+    phases = detect_phases(steps, loss, record["baseline"], config)
     summary = {
         **phases.to_dict(),
+        "baseline_uniform": record["baseline_uniform"],
         "final_step": int(steps[-1]),
         "final_attr_loss": float(loss[-1]),
         "final_attr_acc": float(acc[-1]),
+        "circuits": circuit_summary(run),
         **(extra or {}),
     }
     run.write_json(run.phases, summary)

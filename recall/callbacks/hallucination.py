@@ -20,7 +20,8 @@ if TYPE_CHECKING:
 
 
 class Hallucination(DynamicsCallback):
-    """Logs unseen/{attr_loss, attr_loss_excess, max_prob, entropy, hallucination_rate}
+    """Logs unseen/{attr_loss, baseline, attr_loss_excess (loss minus the unseen set's own
+    no-knowledge baseline), max_prob, entropy, hallucination_rate}
     and seen/{max_prob, entropy, hallucination_rate} for comparison, and histograms of
     both confidences to TensorBoard.
 
@@ -38,9 +39,11 @@ class Hallucination(DynamicsCallback):
         self, trainer: L.Trainer, module: RecallModule, scores: dict[str, AttributeScores]
     ) -> dict[str, float]:
         unseen = module.score(trainer.datamodule.eval_batches["unseen"])
+        baseline = module.hparams.baselines["unseen"]
         metrics = {
             "unseen/attr_loss": unseen.attr_loss,
-            "unseen/attr_loss_excess": unseen.attr_loss - module.hparams.baseline,
+            "unseen/baseline": baseline,
+            "unseen/attr_loss_excess": unseen.attr_loss - baseline,
         }
         for split, s in (("seen", scores["seen"]), ("unseen", unseen)):
             metrics[f"{split}/max_prob"] = s.confidence.mean().item()

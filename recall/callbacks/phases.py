@@ -45,7 +45,7 @@ class PhaseTracker(DynamicsCallback):
         self.steps.append(step)
         self.losses.append(scores["seen"].attr_loss)
         self.accs.append(scores["seen"].attr_acc)
-        phases = detect_phases(self.steps, self.losses, module.hparams.baseline, self.config)
+        phases = detect_phases(self.steps, self.losses, module.baseline, self.config)
         phase = "statistics"
         for name, boundary in (
             ("plateau", phases.statistics_end_step),
@@ -76,7 +76,7 @@ class PhaseTracker(DynamicsCallback):
         loggers = tensorboards(trainer)
         if not loggers:
             return
-        phases = detect_phases(self.steps, self.losses, module.hparams.baseline, self.config)
+        phases = detect_phases(self.steps, self.losses, module.baseline, self.config)
         fig = phases_figure(self.steps, self.losses, self.accs, phases)
         for logger in loggers:
             logger.experiment.add_figure("phases/figure", fig, step, close=False)

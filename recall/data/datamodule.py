@@ -14,6 +14,7 @@ import lightning as L
 import numpy as np
 from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
+from recall.data.baseline import no_knowledge_baseline, uniform_baseline
 from recall.data.corpus import BiographyBatch, Corpus
 from recall.data.distributions import BUCKETS, frequency_buckets, frequency_rank
 from recall.data.schedules import Schedule
@@ -71,10 +72,14 @@ class TrainingStream(IterableDataset):
         self.batch_size, self.seed, self.start_step = batch_size, seed, start_step
         self.rank, self.world_size = rank, world_size
 
-    def batch(self, step: int) -> BiographyBatch:
+    def choices(self, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The individuals, templates and sentence orders of step `step`'s global batch."""
         rng = np.random.default_rng([self.seed, TRAIN_STREAM, step])
         individuals = self.schedule.sample(step, rng, self.batch_size)
-        batch = self.corpus.training_batch(individuals, rng)
+        return individuals, *self.corpus.choose(individuals, rng, heldout=False)
+
+    def batch(self, step: int) -> BiographyBatch:
+        batch = self.corpus.build(*self.choices(step))
         return batch if self.world_size == 1 else batch.shard(self.rank, self.world_size)
 
     def __iter__(self) -> Iterator[BiographyBatch]:
@@ -90,7 +95,9 @@ class TrainingStream(IterableDataset):
 
 
 class BiographyDataModule(L.LightningDataModule):
-    """Training stream plus fixed evaluation sets, all built from one corpus.
+    """Training stream plus fixed evaluation sets, all built from one corpus, and each
+    set's no-knowledge baseline under the schedule's base weights (`baselines`: seen,
+    unseen, and uniform = log K).
 
     The seen evaluation set is spread evenly over the frequency ranks of
     `data.distribution`, whatever the schedule, and `eval_buckets` says which of its
@@ -101,18 +108,22 @@ class BiographyDataModule(L.LightningDataModule):
         super().__init__()
         self.corpus, self.config, self.schedule, self.seed = corpus, config, schedule, seed
         self._evaluation_sets()
+        population = corpus.population
+        self.baselines = {
+            split: no_knowledge_baseline(population, schedule.base, batch.individuals.numpy())
+            for split, batch in self.eval_batches.items()
+        }
+        self.baselines["uniform"] = uniform_baseline(population)
 
     def _evaluation_sets(self) -> None:
-        population = self.corpus.population
         weights = self.schedule.base
-        seen = frequency_rank(weights)[spread(population.n_seen, self.config.n_eval)]
+        self.eval_choices = evaluation_choices(self.corpus, weights, self.config.n_eval, self.seed)
+        seen = self.eval_choices["seen"][0]
         bucket = frequency_buckets(weights, self.config.frequency_buckets)[seen]
         self.eval_buckets = {name: bucket == i for i, name in enumerate(BUCKETS)}
-        unseen = np.arange(population.n_seen, population.n_seen + population.n_unseen)
-        rng = np.random.default_rng([self.seed, EVAL_STREAM])
-        self.eval_batches = {"seen": self.corpus.evaluation_batch(seen, rng)}
-        if len(unseen):
-            self.eval_batches["unseen"] = self.corpus.evaluation_batch(unseen, rng)
+        self.eval_batches = {
+            split: self.corpus.build(*choices) for split, choices in self.eval_choices.items()
+        }
 
     def stream(self, start_step: int = 0, rank: int = 0, world_size: int = 1) -> TrainingStream:
         return TrainingStream(
@@ -133,6 +144,20 @@ class BiographyDataModule(L.LightningDataModule):
         return DataLoader(
             stream, batch_size=None, num_workers=workers, persistent_workers=workers > 0
         )
+
+
+def evaluation_choices(
+    corpus: Corpus, weights: np.ndarray, n_eval: int, seed: int
+) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """The fixed evaluation sets as (individuals, templates, orders), held-out templates
+    only: `n_eval` seen individuals spread evenly over the frequency ranks of `weights`,
+    and every unseen individual (no "unseen" set when there are none)."""
+    population = corpus.population
+    seen = frequency_rank(weights)[spread(population.n_seen, n_eval)]
+    unseen = np.arange(population.n_seen, population.n_seen + population.n_unseen)
+    rng = np.random.default_rng([seed, EVAL_STREAM])
+    sets = {"seen": seen, "unseen": unseen} if len(unseen) else {"seen": seen}
+    return {split: (ids, *corpus.choose(ids, rng, heldout=True)) for split, ids in sets.items()}
 
 
 def spread(n: int, k: int) -> np.ndarray:

@@ -48,8 +48,9 @@ class OptimConfig:
 class RecallModule(L.LightningModule):
     """Trains a GPT on biographies and evaluates attribute loss/accuracy at set steps.
 
-    With `stop_at_acc`, training ends at the first evaluation whose seen accuracy
-    reaches it (sweeps then spend no steps past what they measure).
+    `baselines` holds each evaluation set's no-knowledge baseline (recall.data.baseline)
+    and log K as "uniform". With `stop_at_acc`, training ends at the first evaluation
+    whose seen accuracy reaches it (sweeps then spend no steps past what they measure).
     """
 
     def __init__(
@@ -57,7 +58,7 @@ class RecallModule(L.LightningModule):
         model: dict[str, Any],
         optim: dict[str, Any],
         eval_steps: list[int],
-        baseline: float,
+        baselines: dict[str, float],
         n_attributes: int,
         eval_batch_size: int = 256,
         stop_at_acc: float | None = None,
@@ -84,6 +85,11 @@ class RecallModule(L.LightningModule):
         # Attention patching: (tokens, step) -> patterns replacing the model's own, or None.
         # A plain attribute, so a reference model inside it is not saved with this module.
         self.pattern_source: Callable[[torch.Tensor, int], list[torch.Tensor] | None] | None = None
+
+    @property
+    def baseline(self) -> float:
+        """The no-knowledge baseline of the seen evaluation set (the phase detector's)."""
+        return self.hparams.baselines["seen"]
 
     def _given_patterns(self, tokens: torch.Tensor) -> list[torch.Tensor] | None:
         if self.pattern_source is None:
@@ -166,7 +172,8 @@ class RecallModule(L.LightningModule):
         datamodule = self.trainer.datamodule
         scores = {"seen": self.score(datamodule.eval_batches["seen"])}
         metrics = {
-            "baseline": self.hparams.baseline,
+            "baseline": self.baseline,
+            "baseline_uniform": self.hparams.baselines["uniform"],
             "seen/attr_loss": scores["seen"].attr_loss,
             "seen/attr_acc": scores["seen"].attr_acc,
         }

@@ -7,7 +7,9 @@ Each returns None when the run did not log what it needs (e.g. `callbacks=none`)
 from __future__ import annotations
 
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
+from recall.circuits import attention_layers
 from recall.data.distributions import BUCKETS
 from recall.phases import Phases
 from recall.plots.style import (
@@ -31,15 +33,13 @@ CIRCUITS = {  # metric: (label, color)
     "name_to_name": ("last name token → other name tokens", "C0"),
     "entropy": ("attention entropy (normalised)", "C2"),
 }
-
-
-def attention_layers(run: RunFolder) -> list[int]:
-    """The layers whose attention-circuit metrics (attn/<metric>/layer<l>) the run logged."""
-    return sorted({int(c.split("layer")[1]) for c in run.columns("attn/") if "/head" not in c})
+CHANCE_NOTE = "dotted: uniform attention"
+DOTTED = {"ls": ":", "lw": 0.8}  # a circuit's chance level, in the circuit's colour
 
 
 def attention_figure(run: RunFolder, phases: Phases | None) -> Figure | None:
-    """Attention mass of each circuit over training, first and last layer (head means)."""
+    """Attention mass of each circuit over training, first and last layer (head means),
+    each circuit beside its chance level (dotted), so formed and spread are told apart."""
     layers = attention_layers(run)
     if not layers:
         return None
@@ -52,6 +52,9 @@ def attention_figure(run: RunFolder, phases: Phases | None) -> Figure | None:
             mark_phases(ax, phases, int(steps[-1]))
             for metric, (label, color) in CIRCUITS.items():
                 ax.plot(*run.curve(f"attn/{metric}/layer{layer}"), color=color, label=label)
+                chance_steps, chance = run.curve(f"attn/{metric}/layer{layer}/chance")
+                if len(chance):  # none for entropy, nor in runs logged before chance levels
+                    ax.plot(chance_steps, chance, color=color, **DOTTED)
             ax.set_ylim(0, 1)
             ax.set_xlim(0, steps[-1])
             ax.set_xlabel(STEP_LABEL)
@@ -60,7 +63,9 @@ def attention_figure(run: RunFolder, phases: Phases | None) -> Figure | None:
             ax.set_title(f"{name} layer (layer {layer})")
             if phases is not None:
                 label_phases(ax, phases, int(steps[-1]))
-        axes[-1].legend(loc="center right")
+        chance_note = Line2D([], [], color=BASELINE, label=CHANCE_NOTE, **DOTTED)
+        handles = [*axes[-1].get_legend_handles_labels()[0], chance_note]
+        axes[-1].legend(handles=handles, loc="center right")
         if len(axes) > 1:
             panel_letters(axes)
     return fig
@@ -70,7 +75,8 @@ def hallucination_figure(run: RunFolder, phases: Phases | None) -> Figure | None
     """Seen vs unseen individuals: attribute loss against the baseline, confidence, entropy."""
     if "unseen/attr_loss" not in run.columns("unseen/"):
         return None
-    baseline = run.read_json(run.corpus)["baseline"]
+    record = run.read_json(run.corpus)
+    baseline, unseen_baseline = record["baseline"], record.get("unseen_baseline")
     panels = (
         ("attr_loss", "attribute loss (nats)"),
         ("max_prob", "confidence (max-prob)"),
@@ -87,7 +93,9 @@ def hallucination_figure(run: RunFolder, phases: Phases | None) -> Figure | None
             ax.set_xlabel(STEP_LABEL)
             ax.set_ylabel(ylabel)
             ax.set_xlim(0, steps[-1])
-        axes[0].axhline(baseline, color=BASELINE, ls="--", lw=1, label="no-knowledge baseline")
+        axes[0].axhline(baseline, color=SEEN, ls="--", lw=1, label="no-knowledge baseline, seen")
+        if unseen_baseline is not None:  # each set's own: their values differ at small N
+            axes[0].axhline(unseen_baseline, color=UNSEEN, ls="--", lw=1, label="… unseen")
         axes[0].set_ylim(0, 2.2 * baseline)
         axes[1].set_ylim(0, 1.02)
         axes[2].set_ylim(bottom=0)
