@@ -2,10 +2,13 @@
 PYTHON ?= python3
 PIP := $(PYTHON) -m pip install --quiet --constraint constraints.txt
 
-.PHONY: install train test test-slow lint strip-notebooks reproduce bench
+.PHONY: install install-hf train test test-slow lint strip-notebooks reproduce bench
 
 install:
 	$(PIP) --editable ".[dev]"
+
+install-hf:  # with the optional Hugging Face extra, whose interop tests are in the slow suite
+	$(PIP) --editable ".[dev,hf]"
 
 train: install
 	recall-train
@@ -17,7 +20,7 @@ lint:
 test: install lint
 	$(PYTHON) -m pytest
 
-test-slow: install
+test-slow: install-hf
 	$(PYTHON) -m pytest -m slow --durations=0
 
 reproduce: install
