@@ -105,10 +105,6 @@ class Population:
         a = self.attributes.index(attribute)
         return " ".join(self.pools[attribute].values[self.values[i, a]])
 
-    def baseline(self) -> float:
-        """No-knowledge baseline: mean over attributes of the value marginal's entropy."""
-        return float(np.mean([pool.entropy() for pool in self.pools.values()]))
-
     def fingerprint(self) -> str:
         """Hash of everything that defines the corpus, to tell two corpora apart."""
         h = hashlib.sha256()
