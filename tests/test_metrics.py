@@ -43,7 +43,7 @@ def test_module_scores_from_value_positions_match_full_logits(corpus):
     """Evaluation computes logits only where a value token is predicted: same scores."""
     torch.manual_seed(0)
     shape = {"vocab_size": len(corpus.tokenizer), "max_len": corpus.max_len, "d_model": 32}
-    module = RecallModule(shape, {}, [0], baseline=1.0, n_attributes=corpus.n_attributes)
+    module = RecallModule(shape, {}, [0], {"seen": 1.0}, n_attributes=corpus.n_attributes)
     batch = corpus.evaluation_batch(np.arange(20), np.random.default_rng(0))
     with torch.no_grad():
         logits, _ = module.model(batch.tokens)
