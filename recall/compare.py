@@ -53,7 +53,8 @@ class PowerLaw:
 
 
 def find_runs(paths: Iterable[str | Path]) -> list[RunFolder]:
-    """Run folders among `paths`, each a run folder or a folder holding run folders."""
+    """Run folders among `paths`, each a run folder or a folder holding run folders (not
+    counting run folders inside another, such as a fine-tuning run's control/)."""
     runs = []
     for path in map(Path, paths):
         if (path / "config.yaml").is_file():
@@ -67,6 +68,9 @@ def find_runs(paths: Iterable[str | Path]) -> list[RunFolder]:
         )
         if not found:
             raise ConfigError(f"no run folders (with config.yaml) under {path}")
+        # A run folder inside another is part of it (a fine-tuning run's control/), not a run
+        # of the sweep; name it explicitly to compare it.
+        found = [p for p in found if not any(q in p.parents for q in found)]
         runs.extend(RunFolder(p) for p in found)
     runs = [r for r in runs if r.metrics.is_file()]
     if not runs:
@@ -137,8 +141,22 @@ def summarize_finetune_run(
     row: dict[str, Any] = {"run": str(run.path), **{k: flat.get(k) for k in varied}}
     summary = interference_summary(run)
     summary["attn_drift_final"] = max(summary["attn_drift_final"])  # the most-moved layer
+    summary["attr_to_name_vs_control"] = recall_circuit_vs_control(run)
     row.update({k: round(v, 4) if isinstance(v, float) else v for k, v in summary.items()})
     return row
+
+
+def recall_circuit_vs_control(run: RunFolder) -> float | None:
+    """The last layer's attribute -> name change over the run minus its control's (the
+    study's recall circuit; interference.json's attention_stability), None without one."""
+    if not run.interference.is_file():
+        return None
+    stability = run.read_json(run.interference).get("attention_stability") or {}
+    layers = [k for k in stability if k.startswith("attr_to_name/layer")]
+    if not layers:
+        return None
+    last = max(layers, key=lambda k: int(k.removeprefix("attr_to_name/layer")))
+    return stability[last]["difference"]
 
 
 def compare(runs: Sequence[RunFolder], out: Path) -> tuple[list[dict[str, Any]], PowerLaw | None]:

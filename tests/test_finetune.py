@@ -8,16 +8,20 @@ import sys
 import numpy as np
 import pytest
 import torch
+from omegaconf import OmegaConf
 
-from recall.callbacks.interference import attention_drift
-from recall.compare import compare
+import recall.finetune
+from recall.callbacks.interference import CIRCUITS, attention_drift
+from recall.compare import compare, find_runs
 from recall.config import compose
 from recall.data.corpus import Corpus
 from recall.data.datamodule import LoaderConfig
+from recall.data.distributions import sampling_weights
 from recall.data.finetuning import FinetuneDataModule, replay_schedule
 from recall.data.population import PopulationConfig, add_individuals, generate_population
 from recall.errors import ConfigError
 from recall.finetune import finetune
+from recall.runs import RunFolder
 from tests.conftest import ATTRIBUTES
 
 
@@ -123,9 +127,11 @@ def test_finetuning_forgets_old_individuals_and_learns_new_ones(pretrained, tmp_
     before = _digest(pretrained.path)
     run = finetune(finetune_cfg(tmp_path, pretrained.path, "optim.lr=3e-3"))
     assert _digest(pretrained.path) == before  # the starting run is only read
+    saved = OmegaConf.load(run.config)
+    assert saved.new_individuals == 40 and saved.optim.lr == 3e-3  # explicit values win
     started = json.loads(run.corpus.read_text())["started_from"]
     assert started["checkpoint"] == str(pretrained.checkpoints / "last.ckpt")
-    assert started["step"] == 300
+    assert started["step"] == 500  # the pretrained fixture's last step
     steps, old = run.curve("old/attr_acc")
     _, new = run.curve("new/attr_acc")
     assert steps.tolist() == [*range(11), 20, 40, 60]  # every step at first, then every 20
@@ -136,6 +142,15 @@ def test_finetuning_forgets_old_individuals_and_learns_new_ones(pretrained, tmp_
     assert new[-1] > new[0] + 0.05  # learning
     _, drift = run.curve("attn_drift/layer0")
     assert drift[0] == 0.0 and drift[-1] > 0
+    for name in CIRCUITS:
+        for layer in (0, 1):  # head means per layer, on the old biographies
+            column = f"attn/{name}/layer{layer}"
+            values = run.curve(column)[1]
+            assert len(values) == len(steps) and ((values >= 0) & (values <= 1)).all()
+            assert summary["attn_circuits"][f"{name}/layer{layer}"] == pytest.approx(
+                {"start": values[0], "final": values[-1], "change": values[-1] - values[0]}
+            )
+    assert "attention_stability" not in summary and "control" not in summary
     assert run.interference_plot.stat().st_size > 10_000
 
 
@@ -177,7 +192,13 @@ def test_incompatible_checkpoint_is_refused_before_anything_runs(pretrained, tmp
     [
         ("start=/no/such/run", "checkpoint not found"),
         ("replay=-1", "replay=-1"),
-        ("new_individuals=0", "new_individuals=0"),
+        ("new_individuals=-1", "new_individuals=-1 must be a count"),
+        ("new_individuals=2.5", "new_individuals=2.5 must be a count"),
+        ("new_fraction=0", "new_fraction=0 must be in"),
+        ("new_fraction=1.5", "new_fraction=1.5 must be in"),
+        ("lr_ratio=0", "lr_ratio=0 must be positive"),
+        ("lr_ratio=-0.1", "lr_ratio=-0.1 must be positive"),
+        ("control=true new_individuals=0", "already the control"),
         ("new_individuals=100000", "name pools too small"),
         ("n_eval=0", "n_eval=0 must be positive"),
         ("batch_size=-4", "batch_size=-4"),
@@ -185,12 +206,18 @@ def test_incompatible_checkpoint_is_refused_before_anything_runs(pretrained, tmp
 )
 def test_bad_finetuning_config_is_refused(pretrained, tmp_path, override, message):
     with pytest.raises(ConfigError, match=message):
-        finetune(finetune_cfg(tmp_path, pretrained.path, override))
+        finetune(finetune_cfg(tmp_path, pretrained.path, *override.split()))
     assert not (tmp_path / "finetune").exists()
 
 
 @pytest.mark.parametrize(
-    ("overrides", "message"), [([], "start= is required"), (["replay=-1"], "replay=-1")]
+    ("overrides", "message"),
+    [
+        ([], "start= is required"),
+        (["replay=-1"], "replay=-1"),
+        (["new_fraction=2"], "new_fraction=2 must be in (0, 1]"),
+        (["lr_ratio=0"], "lr_ratio=0 must be positive"),
+    ],
 )
 def test_cli_errors_are_one_line(pretrained, tmp_path, overrides, message):
     start = [f"start={pretrained.path}"] if overrides else []
@@ -205,3 +232,107 @@ def test_cli_errors_are_one_line(pretrained, tmp_path, overrides, message):
     assert len(lines) == 1 and lines[0].startswith("recall-finetune: error:")
     assert message in lines[0]
     assert not (tmp_path / "out").exists()
+
+
+def test_defaults_follow_the_study_ratios_for_the_starting_run(pretrained, tmp_path):
+    defaults = compose("finetune", ["start=x"])
+    assert defaults.new_individuals is None and defaults.optim.lr is None
+    assert defaults.new_fraction == 0.0625 and defaults.lr_ratio == 0.075
+    assert defaults.control is False
+    started = OmegaConf.load(pretrained.config)
+    cfg = finetune_cfg(
+        tmp_path, pretrained.path, "new_individuals=null", "trainer.max_steps=2", "eval.every=2"
+    )
+    run = finetune(cfg)
+    saved = OmegaConf.load(run.config)
+    n_old = started.data.n_individuals
+    assert saved.new_individuals == round(0.0625 * n_old) == 2  # 40 old
+    assert saved.optim.lr == 0.075 * started.optim.lr
+    assert json.loads(run.corpus.read_text())["n_individuals"] == n_old + saved.new_individuals
+    trained = torch.load(run.checkpoints / "last.ckpt", weights_only=False)
+    assert trained["hyper_parameters"]["optim"]["lr"] == saved.optim.lr  # the rate it ran at
+
+
+def test_the_control_trains_only_on_the_old_individuals(corpus):
+    n_old = corpus.population.n_seen
+    distribution = {"name": "power_law", "alpha": 1.0}
+    weights = sampling_weights(distribution, n_old)
+    schedule = replay_schedule(weights, 0, replay=0.5)  # replay is irrelevant without new ones
+    np.testing.assert_allclose(schedule.weights(0), weights / weights.sum())
+    config = LoaderConfig(batch_size=64, distribution=distribution, n_eval=40)
+    data = FinetuneDataModule(corpus, config, schedule, 0, n_old, weights)
+    stream = data.stream()
+    drawn = np.concatenate([stream.batch(step).individuals.numpy() for step in range(200)])
+    assert drawn.min() >= 0 and drawn.max() < n_old
+    counts = np.bincount(drawn, minlength=n_old)
+    # old individuals keep their pre-training frequencies (power law: 300x apart)
+    assert counts[np.argmax(weights)] > 20 * max(1, counts[np.argmin(weights)])
+    assert data.eval_groups["old"].all() and not data.eval_groups["new"].any()
+    grown = Corpus(add_individuals(corpus.population, 50, seed=1))
+    with_new = FinetuneDataModule(
+        grown, config, replay_schedule(weights, 50, 0.0), 0, n_old, weights
+    )
+    old_rows = torch.from_numpy(with_new.eval_groups["old"])
+    for field in ("tokens", "individuals", "value_spans"):  # the same old biographies
+        torch.testing.assert_close(
+            getattr(with_new.eval_batches["seen"], field)[old_rows],
+            getattr(data.eval_batches["seen"], field),
+        )
+
+
+def test_control_measures_attention_stability(pretrained, tmp_path):
+    cfg = finetune_cfg(
+        tmp_path, pretrained.path, "control=true", "optim.lr=3e-3", "trainer.max_steps=12",
+        "eval.every=6", "eval.dense_until=0",
+    )  # fmt: skip
+    run = finetune(cfg)
+    control = RunFolder(run.path / "control")
+    assert control.finished and control.is_finetuning
+    assert OmegaConf.load(control.config).new_individuals == 0
+    assert OmegaConf.load(control.config).optim.lr == 3e-3
+    assert not control.columns("new/")  # no new individuals: no new/ metrics
+    assert json.loads(control.interference.read_text())["new_acc_final"] is None
+    summary = json.loads(run.interference.read_text())
+    assert summary["control"]["run"] == "control" and summary["control"]["final_step"] == 12
+    stability = summary["attention_stability"]
+    expected = [f"{name}/layer{layer}" for name in CIRCUITS for layer in (0, 1)]
+    assert list(stability) == [*expected, "attn_drift/layer0", "attn_drift/layer1"]
+    for key in expected:
+        steps, tuned = run.curve(f"attn/{key}")
+        control_steps, controlled = control.curve(f"attn/{key}")
+        assert steps.tolist() == control_steps.tolist() == [0, 6, 12]
+        assert tuned[0] == pytest.approx(controlled[0])  # same checkpoint, same biographies
+        change = {"finetune": tuned[-1] - tuned[0], "control": controlled[-1] - controlled[0]}
+        change["difference"] = change["finetune"] - change["control"]
+        assert stability[key] == pytest.approx(change)
+    drift = stability["attn_drift/layer1"]
+    assert drift["finetune"] == pytest.approx(run.curve("attn_drift/layer1")[1][-1])
+    assert drift["control"] == pytest.approx(control.curve("attn_drift/layer1")[1][-1])
+    # a sweep folder holding the run: the control is part of the run, not a run of its own
+    assert [r.path for r in find_runs([tmp_path])] == [run.path]
+    rows, _ = compare([run], tmp_path / "comparison")
+    recall_circuit = stability["attr_to_name/layer1"]["difference"]  # the last layer's
+    assert rows[0]["attr_to_name_vs_control"] == round(recall_circuit, 4)
+
+
+def test_a_failed_control_leaves_the_run_intact(pretrained, tmp_path, monkeypatch):
+    real = recall.finetune.finetune_run
+
+    def control_fails(cfg, start):
+        if cfg.new_individuals:
+            return real(cfg, start)
+        (tmp_path / "finetune" / "control").mkdir()
+        (tmp_path / "finetune" / "control" / "config.yaml").write_text("partial: true\n")
+        raise RuntimeError("the control broke")
+
+    monkeypatch.setattr(recall.finetune, "finetune_run", control_fails)
+    cfg = finetune_cfg(
+        tmp_path, pretrained.path, "control=true", "trainer.max_steps=2", "eval.every=2",
+        "eval.dense_until=0",
+    )  # fmt: skip
+    run = finetune(cfg)
+    summary = json.loads(run.interference.read_text())
+    assert summary["control"] == {"run": None, "error": "RuntimeError: the control broke"}
+    assert "attention_stability" not in summary and summary["final_step"] == 2
+    assert not (run.path / "control").exists() and run.interference_plot.is_file()
+    assert run.finished and run.curve("old/attr_acc")[0].tolist() == [0, 2]

@@ -3,27 +3,40 @@
 The fine-tuning population is the pre-training one with new individuals appended to the
 seen rows (`add_individuals`). A new individual is drawn with weight 1 and an old one
 with weight `replay` (0: no replay), old ones keeping their pre-training frequencies
-relative to each other. The seen evaluation set holds `n_eval` old and `n_eval` new
-individuals; `eval_groups` says which is which.
+relative to each other. With no new individuals (the control: pre-training continued on
+the old population) old ones are drawn with their pre-training frequencies and `replay`
+does not matter. The seen evaluation set holds `n_eval` old and `n_eval` new individuals
+(no new ones in the control); `eval_groups` says which is which. The old biographies are
+drawn from their own random stream, so they are the same whatever the number of new
+individuals: a fine-tuning run and its control are measured on the same text.
 """
 
 from __future__ import annotations
 
-import numpy as np
+from dataclasses import replace
 
-from recall.data.corpus import Corpus
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from recall.data.corpus import BiographyBatch, Corpus
 from recall.data.datamodule import EVAL_STREAM, BiographyDataModule, LoaderConfig, spread
 from recall.data.distributions import frequency_rank
 from recall.data.schedules import Schedule
 from recall.errors import ConfigError
 
 GROUPS = ("old", "new")
+NEW_EVAL_STREAM = 1  # under EVAL_STREAM: the new individuals' evaluation biographies
 
 
 def replay_schedule(old_weights: np.ndarray, n_new: int, replay: float) -> Schedule:
-    """Constant weights: `replay` per old individual on average, 1 per new one."""
+    """Constant weights: `replay` per old individual on average, 1 per new one; with no new
+    individuals, the old weights alone (continued pre-training)."""
     if replay < 0 or not np.isfinite(replay):
         raise ConfigError(f"replay={replay} must be zero or a positive weight (e.g. 0.5)")
+    if n_new == 0:
+        weights = old_weights / old_weights.sum()
+        return Schedule([0], [weights], weights)
     old = replay * old_weights / old_weights.mean()
     weights = np.concatenate([old, np.ones(n_new)])
     weights = weights / weights.sum()
@@ -49,8 +62,28 @@ class FinetuneDataModule(BiographyDataModule):
         n_new = self.corpus.population.n_seen - self.n_old
         old = frequency_rank(self.old_weights)[spread(self.n_old, self.config.n_eval)]
         new = self.n_old + spread(n_new, self.config.n_eval)
-        rng = np.random.default_rng([self.seed, EVAL_STREAM])
+        batch = self.corpus.evaluation_batch(old, np.random.default_rng([self.seed, EVAL_STREAM]))
+        if len(new):
+            rng = np.random.default_rng([self.seed, EVAL_STREAM, NEW_EVAL_STREAM])
+            batch = concatenate(batch, self.corpus.evaluation_batch(new, rng))
         seen = np.concatenate([old, new])
-        self.eval_batches = {"seen": self.corpus.evaluation_batch(seen, rng)}
+        self.eval_batches = {"seen": batch}
         self.eval_buckets = {}
         self.eval_groups = {"old": seen < self.n_old, "new": seen >= self.n_old}
+
+
+def concatenate(first: BiographyBatch, second: BiographyBatch) -> BiographyBatch:
+    """The rows of both batches, the shorter padded to the longer's length."""
+    length = max(first.tokens.shape[1], second.tokens.shape[1])
+
+    def padded(batch: BiographyBatch) -> BiographyBatch:
+        extra = length - batch.tokens.shape[1]
+        return replace(
+            batch,
+            tokens=F.pad(batch.tokens, (0, extra), value=0),
+            value_attr=F.pad(batch.value_attr, (0, extra), value=-1),
+        )
+
+    first, second = padded(first), padded(second)
+    fields = first.__dataclass_fields__
+    return BiographyBatch(*(torch.cat([getattr(first, f), getattr(second, f)]) for f in fields))
