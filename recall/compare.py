@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import io
 import json
 import sys
 from collections.abc import Iterable, Sequence
@@ -31,7 +32,7 @@ from recall.errors import ConfigError
 from recall.finetune import interference_summary
 from recall.plots.comparison import curves_figure, interference_comparison_figure, power_law_figure
 from recall.plots.style import save
-from recall.runs import RunFolder
+from recall.runs import RunFolder, write_atomically
 
 IGNORED_KEYS = ("run_dir", "ckpt_path", "progress_refresh", "threads")  # never a difference
 ACCURACY_TARGETS = (0.5, 0.9)
@@ -174,10 +175,11 @@ def compare(runs: Sequence[RunFolder], out: Path) -> tuple[list[dict[str, Any]],
     summarize = summarize_finetune_run if kinds == {True} else summarize_run
     rows = [summarize(r, c, varied) for r, c in zip(runs, configs, strict=True)]
     out.mkdir(parents=True, exist_ok=True)
-    with (out / "summary.csv").open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+    table = io.StringIO(newline="")
+    writer = csv.DictWriter(table, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    write_atomically(out / "summary.csv", table.getvalue())
     labels = [_label(row, varied) for row in rows]
     if kinds == {True}:
         save(interference_comparison_figure(runs, labels), out / "interference")
@@ -192,7 +194,7 @@ def compare(runs: Sequence[RunFolder], out: Path) -> tuple[list[dict[str, Any]],
         if fit is not None:
             save(power_law_figure(fit), out / "plateau_vs_n")
             fitted = {"a": fit.a, "b": fit.b, "r2": fit.r2}
-            (out / "power_law.json").write_text(json.dumps(fitted, indent=2) + "\n")
+            write_atomically(out / "power_law.json", json.dumps(fitted, indent=2) + "\n")
     return rows, fit
 
 

@@ -38,6 +38,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from recall.cadence import Cadence
 from recall.callbacks.interference import CIRCUITS, Interference
+from recall.checkpoints import checkpoint_step
 from recall.config import CONFIG_DIR, to_dataclasses
 from recall.data.corpus import Corpus
 from recall.data.datamodule import LoaderConfig
@@ -48,15 +49,12 @@ from recall.errors import ConfigError
 from recall.model.gpt import GPT
 from recall.model.module import OptimConfig, RecallModule, checkpoint_model
 from recall.plots.interference_plot import CONTROL_FOLDER, plot_interference
-from recall.runs import RunFolder, regenerate_corpus
+from recall.runs import RunFolder, new_run_folder, regenerate_corpus, removed_on_failure
 from recall.train import (
-    checkpoint_step,
     corpus_record,
     fit,
     launches_processes,
-    new_run_folder,
     quiet_lightning,
-    removed_on_failure,
     save_corpus,
     validate_fit,
 )

@@ -43,7 +43,7 @@ from recall.plots.dynamics import (
 )
 from recall.plots.phase_plot import phases_figure
 from recall.plots.style import save
-from recall.runs import RunFolder
+from recall.runs import RunFolder, write_atomically
 from recall.train import quiet_lightning, train
 
 REFERENCE = "reference"
@@ -98,7 +98,10 @@ PLAN: tuple[PlannedRun, ...] = (
         "250 individuals for 300 steps, then all 4000",
     ),
     PlannedRun(
-        "finetune", "finetune", ("start={reference}",), "fine-tuning on 1000 new individuals"
+        "finetune",
+        "finetune",
+        ("start={reference}", "control=true"),
+        "fine-tuning on 1/16 as many new individuals, with its continued-pre-training control",
     ),
     PlannedRun(
         "finetune_replay",
@@ -213,9 +216,10 @@ def replay_holds(min_replay: float, min_plain: float, old_acc_start: float) -> b
     return min_plain < min_replay <= old_acc_start - 0.05
 
 
-def stable_attention_holds(drift: Sequence[float]) -> bool:
-    """Every layer's attention drift after fine-tuning ≤ 0.1 (total variation)."""
-    return max(drift) <= 0.1
+def stable_attention_holds(differences: Sequence[float]) -> bool:
+    """Every circuit metric (name → name, attribute → name, attribute → text, per layer)
+    moves within 0.1 attention mass of what it moves in the continued-pre-training control."""
+    return max(abs(d) for d in differences) <= 0.1
 
 
 def judged(
@@ -459,6 +463,12 @@ def _hallucination(ref: RunFolder, phases: Phases) -> list[Finding]:
 def _finetuning(runs: dict[str, RunFolder]) -> list[Finding]:
     plain = interference_summary(runs["finetune"])
     replay = interference_summary(runs["finetune_replay"])
+    stability = runs["finetune"].read_json(runs["finetune"].interference)["attention_stability"]
+    circuit_differences = {
+        key: entry["difference"]
+        for key, entry in stability.items()
+        if not key.startswith("attn_drift/")
+    }
     start = plain["old_acc_start"]
     return [
         judged(
@@ -486,11 +496,10 @@ def _finetuning(runs: dict[str, RunFolder]) -> list[Finding]:
         judged(
             "attention stays stable in fine-tuning",
             "attention patterns stay stable while fine-tuning",
-            "attention drift "
-            + " / ".join(f"{d:.2f}" for d in plain["attn_drift_final"])
-            + " (per layer) after fine-tuning",
+            "circuit change minus the control's: "
+            + ", ".join(f"{k} {d:+.2f}" for k, d in circuit_differences.items()),
             stable_attention_holds,
-            plain["attn_drift_final"],
+            list(circuit_differences.values()),
         ),
     ]
 
@@ -550,7 +559,8 @@ def draw_figures(runs: dict[str, RunFolder], out: Path) -> dict[str, str]:
         interference_comparison_figure(
             [runs["finetune"], runs["finetune_replay"]], ["no replay", "replay 1"]
         ),
-        "Fine-tuning on 1000 new individuals: old (solid) and new (dashed) accuracy.",
+        f"Fine-tuning on {setting(runs['finetune'], 'new_individuals')} new individuals: "
+        "old (solid) and new (dashed) accuracy.",
     )
     captions = {}
     for stem, (fig, caption) in figures.items():
@@ -611,7 +621,7 @@ def write_report(
         ),
     ]
     report = out / "report.md"
-    report.write_text("\n".join(lines) + "\n")
+    write_atomically(report, "\n".join(lines) + "\n")
     return report
 
 
@@ -657,8 +667,9 @@ def reproduce(out: Path, plan: Sequence[PlannedRun] = PLAN) -> Path:
         "elapsed_s": time.perf_counter() - started,
         "runs": run_times,
     }
-    (out / "findings.json").write_text(
-        json.dumps({"timing": timing, "findings": [asdict(f) for f in findings]}, indent=2) + "\n"
+    write_atomically(
+        out / "findings.json",
+        json.dumps({"timing": timing, "findings": [asdict(f) for f in findings]}, indent=2) + "\n",
     )
     return write_report(out, findings, captions, timing)
 

@@ -16,12 +16,17 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 from omegaconf import OmegaConf
 
+from recall.checkpoints import INITIAL_CHECKPOINT
 from recall.config import to_dataclasses
 from recall.data.corpus import Corpus
 from recall.data.datamodule import LoaderConfig
@@ -94,7 +99,15 @@ class RunFolder:
         return json.loads(path.read_text())
 
     def write_json(self, path: Path, data: dict) -> None:
-        path.write_text(json.dumps(data, indent=2, default=_json_default) + "\n")
+        write_atomically(path, json.dumps(data, indent=2, default=_json_default) + "\n")
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write a file under a temporary name and move it into place (os.replace is atomic):
+    a kill mid-write leaves the old file or the new one, never a truncated one."""
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text)
+    os.replace(partial, path)
 
 
 def _json_default(value: object) -> object:
@@ -120,3 +133,35 @@ def regenerate_corpus(run: RunFolder) -> tuple[Corpus, LoaderConfig]:
             "trained on (another recall version?); use the version that trained it"
         )
     return corpus, loader
+
+
+def new_run_folder(run_dir: str) -> RunFolder:
+    """An empty, writable run folder at `run_dir` (made if missing)."""
+    run = RunFolder(Path(run_dir).expanduser().absolute())
+    if run.path.exists() and any(run.path.iterdir()):
+        raise ConfigError(
+            f"run folder {run.path} already exists and is not empty; choose another run_dir"
+        )
+    try:
+        run.path.mkdir(parents=True, exist_ok=True)
+        probe = run.path / ".write_test"
+        probe.touch()
+        probe.unlink()
+    except OSError as err:
+        raise ConfigError(
+            f"cannot write the run folder {run.path} ({err.strerror}); "
+            "set run_dir= to a writable folder"
+        ) from None
+    return run
+
+
+@contextmanager
+def removed_on_failure(run: RunFolder, fresh: bool) -> Iterator[None]:
+    """A run folder made for a run that fails before its first trained checkpoint is removed."""
+    try:
+        yield
+    except BaseException:
+        trained = [p for p in run.checkpoints.glob("*.ckpt") if p.name != INITIAL_CHECKPOINT]
+        if fresh and not trained:
+            shutil.rmtree(run.path, ignore_errors=True)  # nothing worth resuming: leave no trace
+        raise

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import sys
 import time
 import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -33,6 +31,7 @@ from recall.callbacks.attention import AttentionCircuits
 from recall.callbacks.base import DynamicsCallback
 from recall.callbacks.hallucination import Hallucination
 from recall.callbacks.phases import PhaseTracker
+from recall.checkpoints import RunCheckpoints, checkpoint_step
 from recall.circuits import circuit_summary
 from recall.config import CONFIG_DIR, to_dataclasses
 from recall.data.corpus import Corpus
@@ -40,16 +39,16 @@ from recall.data.datamodule import BiographyDataModule, LoaderConfig
 from recall.data.population import PopulationConfig, generate_population
 from recall.data.schedules import Schedule, build_schedule
 from recall.errors import ConfigError
+from recall.hparams import log_hparams
 from recall.loggers import run_loggers
 from recall.model.gpt import GPTConfig
 from recall.model.module import OptimConfig, RecallModule
 from recall.model.patching import PatchingConfig, ReferencePatterns, load_reference
 from recall.phases import PhaseConfig, detect_phases
 from recall.plots.phase_plot import plot_phases
-from recall.runs import RunFolder
+from recall.runs import RunFolder, new_run_folder, removed_on_failure
 
 RESUME_FIXED = ("seed", "data", "model")  # what a resumed run may not change
-INITIAL_CHECKPOINT = "step000000.ckpt"
 COMPILE_CHOICES = (False, True, "reduce-overhead", "max-autotune")  # true: default mode
 SHARED_RUN_DIR = "RECALL_SHARED_RUN_DIR"  # rank 0's run folder, for the DDP processes it starts
 
@@ -156,26 +155,6 @@ def prepare_run_folder(cfg: DictConfig) -> tuple[RunFolder, bool]:
     return new_run_folder(cfg.run_dir), True
 
 
-def new_run_folder(run_dir: str) -> RunFolder:
-    """An empty, writable run folder at `run_dir` (made if missing)."""
-    run = RunFolder(Path(run_dir).expanduser().absolute())
-    if run.path.exists() and any(run.path.iterdir()):
-        raise ConfigError(
-            f"run folder {run.path} already exists and is not empty; choose another run_dir"
-        )
-    try:
-        run.path.mkdir(parents=True, exist_ok=True)
-        probe = run.path / ".write_test"
-        probe.touch()
-        probe.unlink()
-    except OSError as err:
-        raise ConfigError(
-            f"cannot write the run folder {run.path} ({err.strerror}); "
-            "set run_dir= to a writable folder"
-        ) from None
-    return run
-
-
 def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> RunFolder:
     """Train one run as configured and return its finished run folder.
 
@@ -202,18 +181,6 @@ def rank_zero_run_dir() -> Path | None:
     """
     shared = os.environ.get(SHARED_RUN_DIR)
     return Path(shared) if shared and rank_zero_only.rank > 0 else None
-
-
-@contextmanager
-def removed_on_failure(run: RunFolder, fresh: bool) -> Iterator[None]:
-    """A run folder made for a run that fails before its first trained checkpoint is removed."""
-    try:
-        yield
-    except BaseException:
-        trained = [p for p in run.checkpoints.glob("*.ckpt") if p.name != INITIAL_CHECKPOINT]
-        if fresh and not trained:
-            shutil.rmtree(run.path, ignore_errors=True)  # nothing worth resuming: leave no trace
-        raise
 
 
 def _fit(
@@ -328,34 +295,6 @@ def fit(
     }
 
 
-class RunCheckpoints(L.Callback):
-    """The weights at step 0, every `every` steps and at the end (stepNNNNNN.ckpt, kept for
-    analyses and attention patching; weights only, a third of the full state), and the full
-    training state at the same steps (last.ckpt, overwritten, to resume from)."""
-
-    def __init__(self, folder: Path, every: int) -> None:
-        self.folder, self.every = folder, every
-        self.saved_step: int | None = None
-
-    def on_train_start(self, trainer: L.Trainer, module: L.LightningModule) -> None:
-        if trainer.global_step == 0:
-            self.save(trainer)
-
-    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
-        if trainer.global_step % self.every == 0:
-            self.save(trainer)
-
-    def save(self, trainer: L.Trainer) -> None:
-        """Save the current step (once; every DDP process calls it, rank 0 writes)."""
-        if self.saved_step == trainer.global_step:
-            return
-        self.saved_step = trainer.global_step
-        weights = self.folder / f"step{trainer.global_step:06d}.ckpt"
-        trainer.save_checkpoint(weights, weights_only=True)
-        if trainer.global_step > 0:
-            trainer.save_checkpoint(self.folder / "last.ckpt")
-
-
 def summarize(run: RunFolder, config: PhaseConfig, extra: dict | None = None) -> dict:
     """Write phases.json and phase_plot.png from the run's metrics.csv."""
     steps, loss = run.curve("seen/attr_loss")
@@ -372,12 +311,9 @@ def summarize(run: RunFolder, config: PhaseConfig, extra: dict | None = None) ->
         **(extra or {}),
     }
     run.write_json(run.phases, summary)
+    log_hparams(run, summary)  # TensorBoard's HParams tab: config against outcome
     plot_phases(run, phases, title=f"{run.path.parent.name}/{run.path.name}")
     return summary
-
-
-def checkpoint_step(path: str) -> int:
-    return int(torch.load(path, map_location="cpu", weights_only=True)["global_step"])
 
 
 def resume_config(saved: DictConfig, overrides: list[str]) -> DictConfig:

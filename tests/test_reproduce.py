@@ -78,7 +78,7 @@ TINY_PLAN = (
         PlannedRun(label, "finetune", ("start={reference}", "new_individuals=20", "n_eval=20",
                    "drift_biographies=8", "trainer.max_steps=30", "eval.every=10",
                    "progress_refresh=0", *extra), "")
-        for label, extra in (("finetune", ()), ("finetune_replay", ("replay=1",)))
+        for label, extra in (("finetune", ("control=true",)), ("finetune_replay", ("replay=1",)))
     ),
     PlannedRun("patching_control", "train", tuple(PATCHED), ""),
     *(
