@@ -8,7 +8,7 @@ install:
 	$(PIP) --editable ".[dev]"
 
 install-hf:  # with the optional Hugging Face extra, whose interop tests are in the slow suite
-	$(PIP) --editable ".[dev,hf]"
+	$(PIP) --editable ".[dev,hf,interop]"
 
 train: install
 	recall-train

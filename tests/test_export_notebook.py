@@ -1,0 +1,51 @@
+"""notebooks/interop/transformerlens.ipynb: an exported run opened in TransformerLens.
+
+It lives apart from the one-notebook-per-finding set (tests/test_notebooks.py) because it
+needs the optional `interop` extra; without TransformerLens its run is skipped, saying so.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOK = Path(__file__).parents[1] / "notebooks" / "interop" / "transformerlens.ipynb"
+
+
+def test_notebook_is_committed_without_outputs():
+    book = nbformat.read(NOTEBOOK, as_version=4)
+    nbformat.validate(book)
+    dirty = [
+        i
+        for i, c in enumerate(book.cells)
+        if c.cell_type == "code" and (c.outputs or c.execution_count)
+    ]
+    assert not dirty, f"cells {dirty} have outputs; run notebooks/strip_outputs.py on it"
+
+
+@pytest.mark.slow
+def test_notebook_runs_and_matches_the_logged_circuit(tmp_path):
+    """Its own assertion checks TransformerLens's attr_to_name against metrics.csv."""
+    for module in ("transformers", "transformer_lens"):
+        pytest.importorskip(
+            module, reason=f"{module} is not installed (the optional `interop` extra)"
+        )
+    book = nbformat.read(NOTEBOOK, as_version=4)
+    NotebookClient(
+        book, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
+    ).execute()
+    shown = [
+        o
+        for c in book.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type in ("display_data", "execute_result")
+    ]
+    assert any("image/png" in o["data"] for o in shown), "the notebook showed no figure"
+    printed = "".join(
+        o.get("text", "") for c in book.cells if c.cell_type == "code" for o in c.outputs
+    )
+    assert "TransformerLens" in printed and "recall" in printed
