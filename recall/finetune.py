@@ -49,7 +49,13 @@ from recall.errors import ConfigError
 from recall.model.gpt import GPT
 from recall.model.module import OptimConfig, RecallModule, checkpoint_model
 from recall.plots.interference_plot import CONTROL_FOLDER, plot_interference
-from recall.runs import RunFolder, new_run_folder, regenerate_corpus, removed_on_failure
+from recall.runs import (
+    RunFolder,
+    new_run_folder,
+    regenerate_corpus,
+    removed_on_failure,
+    timestamped,
+)
 from recall.train import (
     corpus_record,
     fit,
@@ -195,7 +201,7 @@ def finetune_run(cfg: DictConfig, start: Start) -> tuple[RunFolder, dict[str, An
     schedule = replay_schedule(old_weights, cfg.new_individuals, cfg.replay)
 
     datamodule = FinetuneDataModule(corpus, loader, schedule, cfg.seed, old.n_seen, old_weights)
-    run = new_run_folder(cfg.run_dir)
+    run = new_run_folder(cfg.run_dir, unique=timestamped(cfg))
     with removed_on_failure(run, fresh=True):
         print(f"recall: run folder {run.path}", flush=True)
         OmegaConf.save(cfg, run.config, resolve=True)

@@ -14,6 +14,7 @@ interrupted training run has none and can be resumed.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import math
 import os
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from recall.checkpoints import INITIAL_CHECKPOINT
 from recall.config import to_dataclasses
@@ -135,10 +136,17 @@ def regenerate_corpus(run: RunFolder) -> tuple[Corpus, LoaderConfig]:
     return corpus, loader
 
 
-def new_run_folder(run_dir: str) -> RunFolder:
-    """An empty, writable run folder at `run_dir` (made if missing)."""
+def new_run_folder(run_dir: str, unique: bool = False) -> RunFolder:
+    """An empty, writable run folder at `run_dir` (made if missing).
+
+    With `unique` (a time-stamped name), a folder another run already claimed gets a
+    suffix instead (<run_dir>-1, -2, ...): two runs started in the same second with the
+    same name write separate folders. The claim is an atomic mkdir.
+    """
     run = RunFolder(Path(run_dir).expanduser().absolute())
-    if run.path.exists() and any(run.path.iterdir()):
+    if unique:
+        run = RunFolder(_claim(run.path))
+    elif run.path.exists() and any(run.path.iterdir()):
         raise ConfigError(
             f"run folder {run.path} already exists and is not empty; choose another run_dir"
         )
@@ -153,6 +161,27 @@ def new_run_folder(run_dir: str) -> RunFolder:
             "set run_dir= to a writable folder"
         ) from None
     return run
+
+
+def _claim(path: Path) -> Path:
+    """The first of path, path-1, path-2, ... that this call creates itself."""
+    for k in itertools.count():
+        candidate = path if k == 0 else path.with_name(f"{path.name}-{k}")
+        try:
+            candidate.parent.mkdir(parents=True, exist_ok=True)
+            candidate.mkdir()
+            return candidate
+        except FileExistsError:
+            continue
+        except OSError:
+            return candidate  # unwritable: new_run_folder says so in one line
+    raise AssertionError("unreachable")
+
+
+def timestamped(cfg: DictConfig, key: str = "run_dir") -> bool:
+    """Whether the config's `key` is a ${now:...} pattern (the default run_dir), whose
+    collisions are resolved by a suffix rather than refused."""
+    return "${now:" in str(OmegaConf.to_container(cfg, resolve=False).get(key))
 
 
 @contextmanager

@@ -46,7 +46,7 @@ from recall.model.module import OptimConfig, RecallModule
 from recall.model.patching import PatchingConfig, ReferencePatterns, load_reference
 from recall.phases import PhaseConfig, detect_phases
 from recall.plots.phase_plot import plot_phases
-from recall.runs import RunFolder, new_run_folder, removed_on_failure
+from recall.runs import RunFolder, new_run_folder, removed_on_failure, timestamped
 
 RESUME_FIXED = ("seed", "data", "model")  # what a resumed run may not change
 COMPILE_CHOICES = (False, True, "reduce-overhead", "max-autotune")  # true: default mode
@@ -152,7 +152,7 @@ def prepare_run_folder(cfg: DictConfig) -> tuple[RunFolder, bool]:
                     "new run instead, or resume with the run's own config"
                 )
         return run, False
-    return new_run_folder(cfg.run_dir), True
+    return new_run_folder(cfg.run_dir, unique=timestamped(cfg)), True
 
 
 def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> RunFolder:
