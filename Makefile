@@ -30,4 +30,4 @@ bench: install
 	$(PYTHON) -m benchmarks.run
 
 strip-notebooks:
-	$(PYTHON) notebooks/strip_outputs.py notebooks/*.ipynb
+	$(PYTHON) notebooks/strip_outputs.py notebooks/*.ipynb notebooks/interop/*.ipynb
