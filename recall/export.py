@@ -18,7 +18,6 @@ import json
 import re
 import shutil
 import sys
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from safetensors.torch import save_file
 from recall.errors import ConfigError
 from recall.model.gpt import GPT, GPTConfig
 from recall.model.module import checkpoint_model
-from recall.runs import RunFolder
+from recall.runs import RunFolder, folder_written_atomically
 
 STEP_CHECKPOINT = re.compile(r"step(\d{6})\.ckpt")
 LAYER_NORM_EPS = 1e-5  # torch.nn.LayerNorm's default, which recall/model/gpt.py uses
@@ -173,23 +172,10 @@ def export_run(run: RunFolder, step: int | None = None, out: Path | None = None)
     """
     step, path = choose_checkpoint(run, step)
     out = (out or run.path / "export" / f"step{step:06d}").expanduser().absolute()
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ConfigError(f"{out} already exists and is not an empty folder; give --out")
     model = checkpoint_model(path)
     corpus = run.read_json(run.corpus) if run.corpus.is_file() else {}
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    except OSError as err:
-        raise ConfigError(f"cannot write into {out.parent} ({err.strerror}); give --out") from None
-    try:
+    with folder_written_atomically(out, "--out") as staging:
         write_folder(staging, run, step, model, corpus, out)
-        if out.exists():
-            out.rmdir()  # empty, checked above
-        staging.chmod(0o755)  # mkdtemp's folder is private
-        staging.rename(out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return out
 
 

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from itertools import islice
@@ -36,6 +34,7 @@ from recall.data.datamodule import LoaderConfig, TrainingStream, evaluation_choi
 from recall.data.population import PopulationConfig, generate_population
 from recall.data.schedules import build_schedule
 from recall.errors import ConfigError
+from recall.runs import folder_written_atomically
 
 
 def generate(cfg: DictConfig) -> Path:
@@ -45,8 +44,6 @@ def generate(cfg: DictConfig) -> Path:
     if cfg.n_biographies < 0:
         raise ConfigError(f"n_biographies={cfg.n_biographies} must be zero or positive")
     out = Path(cfg.out).expanduser().absolute()
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ConfigError(f"out={out} already exists and is not an empty folder; choose another")
     population_config, loader = to_dataclasses(
         cfg.data, "data", PopulationConfig, LoaderConfig, seed=cfg.seed
     )
@@ -55,21 +52,10 @@ def generate(cfg: DictConfig) -> Path:
         loader.distribution,
         population_config.n_individuals,
     )
-    corpus = Corpus(generate_population(population_config))
-    stream = TrainingStream(corpus, schedule, loader.batch_size, cfg.seed, start_step=0)
-    try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    except OSError as err:
-        raise ConfigError(f"cannot write into {out.parent} ({err.strerror}); set out=") from None
-    try:
+    with folder_written_atomically(out, "out=") as staging:
+        corpus = Corpus(generate_population(population_config))
+        stream = TrainingStream(corpus, schedule, loader.batch_size, cfg.seed, start_step=0)
         write_corpus(staging, corpus, schedule.base, stream, loader, cfg)
-        if out.exists():
-            out.rmdir()  # empty, checked above
-        staging.chmod(0o755)  # mkdtemp's folder is private
-        staging.rename(out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
     return out
 
 

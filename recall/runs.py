@@ -19,6 +19,7 @@ import json
 import math
 import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -182,6 +183,32 @@ def timestamped(cfg: DictConfig, key: str = "run_dir") -> bool:
     """Whether the config's `key` is a ${now:...} pattern (the default run_dir), whose
     collisions are resolved by a suffix rather than refused."""
     return "${now:" in str(OmegaConf.to_container(cfg, resolve=False).get(key))
+
+
+@contextmanager
+def folder_written_atomically(out: Path, option: str) -> Iterator[Path]:
+    """A private temporary folder beside `out` to write into; renamed to `out` when the
+    block completes, removed if it fails, so `out` is never seen half-written. `out` must
+    not exist or be empty; `option` names the setting that chooses it, for the error."""
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ConfigError(
+            f"{out} already exists and is not an empty folder; choose another {option}"
+        )
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    except OSError as err:
+        raise ConfigError(
+            f"cannot write into {out.parent} ({err.strerror}); set {option}"
+        ) from None
+    try:
+        yield staging
+        if out.exists():
+            out.rmdir()  # empty, checked above
+        staging.chmod(0o755)  # mkdtemp's folder is private
+        staging.rename(out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
 
 
 @contextmanager

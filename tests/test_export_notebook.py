@@ -15,17 +15,6 @@ from nbclient import NotebookClient
 NOTEBOOK = Path(__file__).parents[1] / "notebooks" / "interop" / "transformerlens.ipynb"
 
 
-def test_notebook_is_committed_without_outputs():
-    book = nbformat.read(NOTEBOOK, as_version=4)
-    nbformat.validate(book)
-    dirty = [
-        i
-        for i, c in enumerate(book.cells)
-        if c.cell_type == "code" and (c.outputs or c.execution_count)
-    ]
-    assert not dirty, f"cells {dirty} have outputs; run notebooks/strip_outputs.py on it"
-
-
 @pytest.mark.slow
 def test_notebook_runs_and_matches_the_logged_circuit(tmp_path):
     """Its own assertion checks TransformerLens's attr_to_name against metrics.csv."""

@@ -8,14 +8,16 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-NOTEBOOKS = sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb"))
+FOLDER = Path(__file__).parents[1] / "notebooks"
+NOTEBOOKS = sorted(FOLDER.glob("*.ipynb"))  # one per finding
+EVERY_NOTEBOOK = sorted(FOLDER.rglob("*.ipynb"))  # with interop/ (tests/test_export_notebook.py)
 
 
 def test_there_is_a_notebook_per_finding():
     assert len(NOTEBOOKS) == 6
 
 
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", EVERY_NOTEBOOK, ids=lambda p: p.stem)
 def test_notebook_is_committed_without_outputs(path):
     book = nbformat.read(path, as_version=4)
     nbformat.validate(book)
