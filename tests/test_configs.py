@@ -42,6 +42,11 @@ def test_paper_experiment_matches_the_study():
     assert (cfg.model.n_layer, cfg.model.d_model, cfg.model.n_head) == (8, 512, 8)
     assert cfg.data.batch_size == 128 and cfg.trainer.max_steps == 16000
     assert cfg.optim.lr == 4e-4 and list(cfg.optim.betas) == [0.9, 0.95]
+    assert cfg.optim.weight_decay == 0.1 and cfg.data.n_individuals == 64000
+    assert (cfg.data.templates, cfg.data.heldout_templates) == (25, 5)
+    assert len(cfg.data.attributes) == 6 and all(k >= 100 for k in cfg.data.attributes.values())
+    text = (CONFIG_DIR / "experiment" / "paper.yaml").read_text()
+    assert "arXiv 2503.21676" in text and "silent" in text  # cites it, says what it omits
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,11 @@ def test_short_run_leaves_the_plateau(make_cfg):
     assert summary["final_attr_acc"] > 10 * chance
     assert summary["knowledge_onset_step"] is not None
     assert summary["final_attr_loss"] < 0.7 * summary["baseline"]
+    corpus = json.loads(run.corpus.read_text())
+    assert summary["baseline"] == corpus["baseline"] < summary["baseline_uniform"]  # N = 40
+    assert (run.curve("baseline")[1] == corpus["baseline"]).all()  # metrics.csv: empirical
+    assert (run.curve("baseline_uniform")[1] == corpus["baseline_uniform"]).all()
+    assert run.tokenizer.is_file() and "circuits" in summary
     steps, acc = run.curve("seen/attr_acc")
     assert steps[0] == 0 and steps[-1] == 300 and acc[0] == 0.0
     assert run.phase_plot.stat().st_size > 10_000
