@@ -66,3 +66,8 @@ def test_multi_token_values_exist():
 def test_bad_population_configs_raise_clear_errors(kw, message):
     with pytest.raises(ConfigError, match=message):
         make(**kw)
+
+
+def test_name_pools_beyond_what_syllables_can_make_are_refused():
+    with pytest.raises(ConfigError, match="names of 1/2 syllables requested"):
+        make(first_names=6000)

@@ -87,6 +87,13 @@ def piece_names(
     `reserved` and none starting with a reserved word longer than its first syllable: a
     greedy sub-word tokenizer would read such a word instead of the name's own pieces."""
     syllables = name_syllables()
+    capacity = sum(len(syllables) ** k for k in pieces)
+    if n > capacity // 2:  # rejection sampling would crawl, or never end, beyond that
+        raise ConfigError(
+            f"{n} names of {'/'.join(map(str, pieces))} syllables requested; at most "
+            f"{capacity // 2} can be drawn: lower data.first_names/middle_names/last_names "
+            "and raise another"
+        )
     names: list[str] = []
     while len(names) < n:
         batch = 2 * (n - len(names)) + 64
