@@ -98,9 +98,16 @@ class RecallModule(L.LightningModule):
 
     def training_step(self, batch: BiographyBatch, batch_idx: int) -> torch.Tensor:
         logits, _ = self.train_forward(batch.tokens, self._given_patterns(batch.tokens))
-        loss = F.cross_entropy(
-            logits[:, :-1].flatten(0, 1), batch.tokens[:, 1:].flatten(), ignore_index=0
-        )
+        targets = batch.tokens[:, 1:].flatten()
+        world_size = self.trainer.world_size
+        if world_size == 1:
+            loss = F.cross_entropy(logits[:, :-1].flatten(0, 1), targets, ignore_index=0)
+        else:  # the mean over the global batch's tokens, once DDP averages the gradients
+            summed = F.cross_entropy(
+                logits[:, :-1].flatten(0, 1), targets, ignore_index=0, reduction="sum"
+            )
+            count = self.trainer.strategy.reduce((targets > 0).sum().float(), reduce_op="sum")
+            loss = summed * world_size / count
         self.log("train/loss", loss, prog_bar=True)
         self._tokens = self._tokens.to(batch.tokens.device) + (batch.tokens > 0).sum()
         self.flops_trained += training_flops(self.model.config, *batch.tokens.shape)
