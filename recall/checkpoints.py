@@ -29,8 +29,10 @@ class RunCheckpoints(L.Callback):
         if trainer.global_step == 0:
             self.save(trainer)
 
-    def on_train_batch_end(self, trainer: L.Trainer, *args: Any) -> None:
+    def on_train_batch_end(self, trainer: L.Trainer, module: L.LightningModule, *args: Any) -> None:
         if trainer.global_step % self.every == 0:
+            if evaluate := getattr(module, "evaluate_if_due", None):
+                evaluate()  # before saving: the saved state holds this step's evaluation
             self.save(trainer)
 
     def save(self, trainer: L.Trainer) -> None:
@@ -38,19 +40,37 @@ class RunCheckpoints(L.Callback):
         if self.saved_step == trainer.global_step:
             return
         self.saved_step = trainer.global_step
-        weights = self.folder / f"step{trainer.global_step:06d}.ckpt"
-        self._save_atomically(trainer, weights, weights_only=True)
+        for logger in self.loggers(trainer):  # metrics.csv holds every row up to here
+            logger.save()
+        self.save_weights(trainer)
         if trainer.global_step > 0:
             self._save_atomically(trainer, self.folder / "last.ckpt")
+
+    def loggers(self, trainer: L.Trainer) -> list[Any]:
+        """The loggers whose files must be complete when the checkpoint is."""
+        return trainer.loggers
+
+    def save_weights(self, trainer: L.Trainer) -> None:
+        """stepNNNNNN.ckpt: the weights at this step, for analyses and patching."""
+        self._save_atomically(trainer, weights_file(self.folder, trainer.global_step), True)
 
     @staticmethod
     def _save_atomically(trainer: L.Trainer, path: Path, weights_only: bool = False) -> None:
         """Save under a temporary name, then move into place: a kill during the write
         leaves the previous checkpoint intact, never a truncated one."""
-        partial = path.with_name(f".{path.name}.partial")
+        partial = partial_file(path)
         trainer.save_checkpoint(partial, weights_only=weights_only)  # rank 0 writes
         if trainer.is_global_zero:
             os.replace(partial, path)
+
+
+def weights_file(folder: Path, step: int) -> Path:
+    return folder / f"step{step:06d}.ckpt"
+
+
+def partial_file(path: Path) -> Path:
+    """Where `path` is written before it is moved into place."""
+    return path.with_name(f".{path.name}.partial")
 
 
 def checkpoint_step(path: str) -> int:

@@ -85,6 +85,7 @@ class RecallModule(L.LightningModule):
         # Attention patching: (tokens, step) -> patterns replacing the model's own, or None.
         # A plain attribute, so a reference model inside it is not saved with this module.
         self.pattern_source: Callable[[torch.Tensor, int], list[torch.Tensor] | None] | None = None
+        self._evaluated_step: int | None = None
 
     @property
     def baseline(self) -> float:
@@ -201,12 +202,20 @@ class RecallModule(L.LightningModule):
             self.evaluate()
 
     def on_train_batch_end(self, outputs: Any, batch: BiographyBatch, batch_idx: int) -> None:
-        if self.global_step in self.eval_steps:
-            metrics = self.evaluate()
-            self.log("seen/attr_acc", metrics["seen/attr_acc"], prog_bar=True, logger=False)
-            stop_at = self.hparams.stop_at_acc
-            if stop_at is not None and metrics["seen/attr_acc"] >= stop_at:
-                self.trainer.should_stop = True
+        self.evaluate_if_due()
+
+    def evaluate_if_due(self) -> None:
+        """This step's evaluation, if the step is an evaluation step and it has not run
+        yet. RunCheckpoints calls it before saving (callbacks' hooks run before the
+        module's), so that the state saved at a step includes that step's evaluation."""
+        if self.global_step not in self.eval_steps or self._evaluated_step == self.global_step:
+            return
+        self._evaluated_step = self.global_step
+        metrics = self.evaluate()
+        self.log("seen/attr_acc", metrics["seen/attr_acc"], prog_bar=True, logger=False)
+        stop_at = self.hparams.stop_at_acc
+        if stop_at is not None and metrics["seen/attr_acc"] >= stop_at:
+            self.trainer.should_stop = True
 
 
 def checkpoint_model(path: str | Path) -> GPT:
