@@ -21,10 +21,12 @@ from recall.config import compose
 from recall.data.corpus import Corpus
 from recall.data.datamodule import TrainingStream
 from recall.data.population import generate_population
+from recall.ensemble import train_ensemble
 from recall.flops import training_flops
 from recall.model.gpt import GPT, GPTConfig
 from recall.model.module import OptimConfig
-from recall.train import train, validate
+from recall.settings import validate
+from recall.train import train
 
 RESULTS = Path(__file__).parent / "results"
 CPU = torch.device("cpu")
@@ -168,9 +170,10 @@ class StepClock(L.Callback):
             sync(module.device)
             self.started = time.perf_counter()
         if self.warmup <= trainer.global_step < self.warmup + self.steps:
-            self.tokens += int((batch.tokens > 0).sum())
-            self.positions += batch.tokens.numel()
-            self.flops += training_flops(module.model.config, *batch.tokens.shape)
+            for tokens, shape in member_batches(module, batch):
+                self.tokens += int((tokens > 0).sum())
+                self.positions += tokens.numel()
+                self.flops += training_flops(shape, *tokens.shape)
 
     def on_train_batch_end(
         self, trainer: L.Trainer, module: Any, out: Any, batch: Any, idx: int
@@ -183,9 +186,16 @@ class StepClock(L.Callback):
         return Throughput(self.steps, self.seconds, self.tokens, self.positions, self.flops)
 
 
+def member_batches(module: Any, batch: Any) -> list[tuple[torch.Tensor, GPTConfig]]:
+    """(tokens, model shape) of each member's batch: one for a run, k for an ensemble."""
+    if isinstance(batch, list):
+        return [(b.tokens, m.model.config) for b, m in zip(batch, module.members, strict=True)]
+    return [(batch.tokens, module.model.config)]
+
+
 def recall_loop(overrides: list[str], steps: int, warmup: int, run_dir: Path) -> Throughput:
-    """Steps [warmup, warmup + steps) of a `recall-train` run with these overrides, timed
-    from inside; evaluation and checkpoints fall outside that window."""
+    """Steps [warmup, warmup + steps) of a `recall-train` run (or ensemble, with seeds=[...])
+    with these overrides, timed from inside; evaluation and checkpoints fall outside."""
     end = warmup + steps + 1
     cfg = config(
         [
@@ -198,7 +208,7 @@ def recall_loop(overrides: list[str], steps: int, warmup: int, run_dir: Path) ->
         ]
     )
     clock = StepClock(warmup, steps)
-    train(cfg, callbacks=[clock])
+    (train_ensemble if cfg.get("seeds") else train)(cfg, callbacks=[clock])
     return clock.throughput()
 
 

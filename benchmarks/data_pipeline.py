@@ -10,7 +10,7 @@ import numpy as np
 
 from benchmarks.common import config, population_overrides, training_setup
 from recall.data.population import generate_population
-from recall.train import validate
+from recall.settings import validate
 
 SIZES = (10_000, 100_000, 1_000_000)
 

@@ -15,7 +15,7 @@ import torch
 
 from benchmarks.common import Throughput, config, machine, matmul_peak, plain_loop, recall_loop
 from benchmarks.common import write as write_results
-from recall.train import quiet_lightning
+from recall.fitting import quiet_lightning
 
 WORKLOAD = ["experiment=paper", "progress_refresh=0"]
 

@@ -58,7 +58,7 @@ def find_runs(paths: Iterable[str | Path]) -> list[RunFolder]:
     counting run folders inside another, such as a fine-tuning run's control/)."""
     runs = []
     for path in map(Path, paths):
-        if (path / "config.yaml").is_file():
+        if (path / "config.yaml").is_file() and not RunFolder(path).is_ensemble:
             runs.append(RunFolder(path))
             continue
         if not path.is_dir():
@@ -71,6 +71,7 @@ def find_runs(paths: Iterable[str | Path]) -> list[RunFolder]:
             raise ConfigError(f"no run folders (with config.yaml) under {path}")
         # A run folder inside another is part of it (a fine-tuning run's control/), not a run
         # of the sweep; name it explicitly to compare it.
+        found = [p for p in found if not RunFolder(p).is_ensemble]  # its members are runs
         found = [p for p in found if not any(q in p.parents for q in found)]
         runs.extend(RunFolder(p) for p in found)
     runs = [r for r in runs if r.metrics.is_file()]

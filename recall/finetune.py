@@ -46,6 +46,7 @@ from recall.data.distributions import sampling_weights
 from recall.data.finetuning import FinetuneDataModule, replay_schedule
 from recall.data.population import add_individuals
 from recall.errors import ConfigError
+from recall.fitting import corpus_record, fit, quiet_lightning, save_corpus
 from recall.model.gpt import GPT
 from recall.model.module import OptimConfig, RecallModule, checkpoint_model
 from recall.plots.interference_plot import CONTROL_FOLDER, plot_interference
@@ -56,14 +57,8 @@ from recall.runs import (
     removed_on_failure,
     timestamped,
 )
-from recall.train import (
-    corpus_record,
-    fit,
-    launches_processes,
-    quiet_lightning,
-    save_corpus,
-    validate_fit,
-)
+from recall.settings import validate_fit
+from recall.train import launches_processes
 
 
 @dataclass(frozen=True)
@@ -81,7 +76,10 @@ def load_start(start: str) -> Start:
     """The starting run and checkpoint, checked against a corpus regenerated from its config."""
     path = Path(start).expanduser()
     if path.is_dir():
-        run, checkpoint = RunFolder(path), path / "checkpoints" / "last.ckpt"
+        run = RunFolder(path)
+        # an ensemble member keeps weights only: its latest stepNNNNNN.ckpt then
+        saved = [run.checkpoints / "last.ckpt", *sorted(run.checkpoints.glob("step*.ckpt"))[::-1]]
+        checkpoint = next((p for p in saved if p.is_file()), saved[0])
         if not run.config.is_file() or not checkpoint.is_file():
             raise ConfigError(
                 f"start={start} is not a trained run folder (needs config.yaml and "

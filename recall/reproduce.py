@@ -33,6 +33,7 @@ from recall.compare import PowerLaw, fit_power_law
 from recall.config import compose
 from recall.errors import ConfigError
 from recall.finetune import finetune, interference_summary
+from recall.fitting import quiet_lightning
 from recall.phases import Phases
 from recall.plots.comparison import curves_figure, interference_comparison_figure, power_law_figure
 from recall.plots.dynamics import (
@@ -44,7 +45,7 @@ from recall.plots.dynamics import (
 from recall.plots.phase_plot import phases_figure
 from recall.plots.style import save
 from recall.runs import RunFolder, write_atomically
-from recall.train import quiet_lightning, train
+from recall.train import train
 
 REFERENCE = "reference"
 SIZES = (250, 500, 1000, 2000)

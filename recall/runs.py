@@ -57,6 +57,12 @@ class RunFolder:
         return self.phases.exists() or self.interference.exists()
 
     @property
+    def is_ensemble(self) -> bool:
+        """An ensemble's own folder (recall.ensemble): its members are run folders inside."""
+        config = OmegaConf.load(self.config)
+        return bool(config.get("seeds") or config.get("members"))
+
+    @property
     def is_finetuning(self) -> bool:
         """Made by recall-finetune (its corpus.json records the checkpoint it started from)."""
         return "started_from" in self.read_json(self.corpus)

@@ -8,7 +8,9 @@ from omegaconf import OmegaConf
 from recall.config import CONFIG_DIR
 from recall.config import compose as train_config
 from recall.errors import ConfigError
-from recall.train import launches_processes, prepare_run_folder, resume_config, validate
+from recall.fitting import prepare_run_folder
+from recall.settings import validate
+from recall.train import launches_processes, resume_config
 
 GROUPS = {  # every config group (data/distribution included), Hydra's own aside
     str(g.relative_to(CONFIG_DIR)): sorted(p.stem for p in g.glob("*.yaml"))

@@ -6,8 +6,8 @@ import pytest
 
 from recall.config import compose
 from recall.errors import ConfigError
+from recall.fitting import prepare_run_folder
 from recall.runs import write_atomically
-from recall.train import prepare_run_folder
 
 
 def test_runs_started_in_the_same_second_get_separate_folders(tmp_path):

@@ -1,0 +1,110 @@
+"""A training config checked as a whole and turned into dataclasses, before anything is written."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from omegaconf import DictConfig, OmegaConf
+
+from recall.cadence import Cadence
+from recall.callbacks.attention import AttentionCircuits
+from recall.callbacks.base import DynamicsCallback
+from recall.callbacks.hallucination import Hallucination
+from recall.callbacks.phases import PhaseTracker
+from recall.config import to_dataclasses
+from recall.data.datamodule import LoaderConfig
+from recall.data.population import PopulationConfig
+from recall.data.schedules import Schedule, build_schedule
+from recall.errors import ConfigError
+from recall.model.gpt import GPTConfig
+from recall.model.module import OptimConfig
+from recall.model.patching import PatchingConfig
+from recall.phases import PhaseConfig
+
+COMPILE_CHOICES = (False, True, "reduce-overhead", "max-autotune")  # true: default mode
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every config section, validated, before anything is written."""
+
+    population: PopulationConfig
+    loader: LoaderConfig
+    optim: OptimConfig
+    cadence: Cadence
+    phases: PhaseConfig
+    schedule: Schedule
+    max_steps: int
+    stop_at_acc: float | None
+    patching: PatchingConfig
+    dynamics: list[DynamicsCallback]
+
+
+def validate(cfg: DictConfig) -> Settings:
+    """Check the whole config; raises ConfigError with a one-line message."""
+    population, loader = to_dataclasses(
+        cfg.data, "data", PopulationConfig, LoaderConfig, seed=cfg.seed
+    )
+    (optim,) = to_dataclasses(cfg.optim, "optim", OptimConfig)
+    (cadence,) = to_dataclasses(cfg.eval, "eval", Cadence)
+    (phases,) = to_dataclasses(cfg.phases, "phases", PhaseConfig)
+    (patching,) = to_dataclasses(cfg.patching, "patching", PatchingConfig)
+    GPTConfig(vocab_size=1, max_len=1, **cfg.model)  # shape checks before the corpus exists
+    max_steps = validate_fit(cfg)
+    if cfg.compile not in COMPILE_CHOICES:
+        raise ConfigError(
+            f"compile={cfg.compile} must be one of {', '.join(map(str, COMPILE_CHOICES))}"
+        )
+    if cfg.stop_at_acc is not None and not 0 < cfg.stop_at_acc <= 1:
+        raise ConfigError(f"stop_at_acc={cfg.stop_at_acc} must be in (0, 1] or null")
+    schedule = build_schedule(
+        OmegaConf.to_container(cfg.schedule, resolve=True),
+        loader.distribution,
+        population.n_individuals,
+    )
+    dynamics = dynamics_callbacks(cfg.callbacks, phases, population)
+    return Settings(
+        population,
+        loader,
+        optim,
+        cadence,
+        phases,
+        schedule,
+        max_steps,
+        cfg.stop_at_acc,
+        patching,
+        dynamics,
+    )
+
+
+def validate_fit(cfg: DictConfig) -> int:
+    """Check the keys `fit` reads (trainer.max_steps, checkpoint, threads); the step budget."""
+    max_steps = cfg.trainer.get("max_steps", -1)
+    if max_steps is None or max_steps <= 0:
+        raise ConfigError(f"trainer.max_steps={max_steps} must be positive")
+    if cfg.checkpoint.every_n_steps <= 0:
+        raise ConfigError(
+            f"checkpoint.every_n_steps={cfg.checkpoint.every_n_steps} must be positive"
+        )
+    if cfg.threads is not None and cfg.threads <= 0:
+        raise ConfigError(f"threads={cfg.threads} must be positive or null (torch's default)")
+    return max_steps
+
+
+def dynamics_callbacks(
+    cfg: DictConfig, phases: PhaseConfig, population: PopulationConfig
+) -> list[DynamicsCallback]:
+    """The enabled training-dynamics callbacks of the `callbacks` config group."""
+    callbacks: list[DynamicsCallback] = []
+    if cfg.phases:
+        callbacks.append(PhaseTracker(phases))
+    if cfg.attention.enabled:
+        callbacks.append(AttentionCircuits(cfg.attention.n_biographies, cfg.attention.figure_every))
+    if cfg.hallucination.enabled:
+        if population.n_unseen == 0:
+            raise ConfigError(
+                "callbacks.hallucination needs unseen individuals: set data.n_unseen > 0 "
+                "or callbacks.hallucination.enabled=false"
+            )
+        callbacks.append(Hallucination(cfg.hallucination.threshold))
+    return callbacks
