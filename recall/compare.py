@@ -19,7 +19,6 @@ import io
 import json
 import sys
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,25 +31,12 @@ from recall.errors import ConfigError
 from recall.finetune import interference_summary
 from recall.plots.comparison import curves_figure, interference_comparison_figure, power_law_figure
 from recall.plots.style import save
+from recall.power_law import PowerLaw, fit_power_law
 from recall.runs import RunFolder, write_atomically
 
 IGNORED_KEYS = ("run_dir", "ckpt_path", "progress_refresh", "threads")  # never a difference
 ACCURACY_TARGETS = (0.5, 0.9)
 N_KEY = "data.n_individuals"
-
-
-@dataclass(frozen=True)
-class PowerLaw:
-    """plateau ≈ a · N^b, fitted on log(plateau) = log(a) + b log(N)."""
-
-    a: float
-    b: float
-    r2: float
-    n: np.ndarray
-    plateau: np.ndarray
-
-    def __call__(self, n: np.ndarray) -> np.ndarray:
-        return self.a * np.asarray(n, dtype=float) ** self.b
 
 
 def find_runs(paths: Iterable[str | Path]) -> list[RunFolder]:
@@ -121,18 +107,6 @@ def summarize_run(run: RunFolder, config: dict[str, Any], varied: Sequence[str])
         _, bucket_acc = run.curve(f"seen/attr_acc/{bucket}")
         row[f"final_acc_{bucket}"] = round(float(bucket_acc[-1]), 4) if len(bucket_acc) else None
     return row
-
-
-def fit_power_law(n: Sequence[float], plateau: Sequence[float]) -> PowerLaw | None:
-    """Least-squares fit in log-log space over distinct N; None if fewer than 3 sizes."""
-    n, plateau = np.asarray(n, dtype=float), np.asarray(plateau, dtype=float)
-    if len(np.unique(n)) < 3:
-        return None
-    x, y = np.log(n), np.log(plateau)
-    b, log_a = np.polyfit(x, y, 1)
-    residual = y - (log_a + b * x)
-    r2 = 1 - (residual**2).sum() / ((y - y.mean()) ** 2).sum()
-    return PowerLaw(float(np.exp(log_a)), float(b), float(r2), n, plateau)
 
 
 def summarize_finetune_run(

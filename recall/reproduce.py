@@ -29,7 +29,6 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
-from recall.compare import PowerLaw, fit_power_law
 from recall.config import compose
 from recall.errors import ConfigError
 from recall.finetune import finetune, interference_summary
@@ -44,6 +43,7 @@ from recall.plots.dynamics import (
 )
 from recall.plots.phase_plot import phases_figure
 from recall.plots.style import save
+from recall.power_law import PowerLaw, fit_power_law
 from recall.runs import RunFolder, write_atomically
 from recall.train import train
 

@@ -7,7 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from recall.compare import fit_power_law, main, steps_to, varied_parameters
+from recall.compare import main, steps_to, varied_parameters
+from recall.power_law import fit_power_law
 from recall.runs import RunFolder
 from tests.conftest import TINY_RUN
 

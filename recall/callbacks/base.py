@@ -8,19 +8,33 @@ set once, in one place, for all callbacks.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Protocol
 
 import lightning as L
+import torch
 from lightning.pytorch.loggers import TensorBoardLogger
 
 if TYPE_CHECKING:
+    from recall.data.corpus import BiographyBatch
     from recall.metrics import AttributeScores
-    from recall.model.module import RecallModule
+
+
+class EvaluatedModule(Protocol):
+    """What a dynamics callback reads from the module it observes (a RecallModule): so
+    that callbacks need not import the module that calls them."""
+
+    global_step: int
+    baseline: float
+    hparams: Any
+
+    def score(self, batch: BiographyBatch) -> AttributeScores: ...
+
+    def attention_patterns(self, batch: BiographyBatch) -> list[torch.Tensor]: ...
 
 
 class DynamicsCallback(L.Callback):
     def on_evaluation(
-        self, trainer: L.Trainer, module: RecallModule, scores: dict[str, AttributeScores]
+        self, trainer: L.Trainer, module: EvaluatedModule, scores: dict[str, AttributeScores]
     ) -> dict[str, float]:
         """Metrics to log at this evaluation step (`scores` holds the module's own sets)."""
         return {}

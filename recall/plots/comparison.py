@@ -15,7 +15,7 @@ from recall.plots.style import COLUMN, PAGE, STEP_LABEL, figure, panel_letters, 
 from recall.runs import RunFolder
 
 if TYPE_CHECKING:
-    from recall.compare import PowerLaw
+    from recall.power_law import PowerLaw
 
 
 def run_colors(n: int) -> np.ndarray:

@@ -1,0 +1,43 @@
+"""The package's layout tells its architecture: no two modules import each other."""
+
+import ast
+from pathlib import Path
+
+import recall
+
+PACKAGE = Path(recall.__file__).parent
+
+
+def imports() -> dict[str, set[str]]:
+    """Each recall module's recall imports, those under TYPE_CHECKING included."""
+    found = {}
+    for path in PACKAGE.rglob("*.py"):
+        name = ".".join(("recall", *path.relative_to(PACKAGE).with_suffix("").parts))
+        name = name.removesuffix(".__init__")
+        tree = ast.parse(path.read_text())
+        found[name] = {
+            module
+            for node in ast.walk(tree)
+            for module in (
+                [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+            )
+            + ([a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            if module.startswith("recall")
+        }
+    return found
+
+
+def test_no_import_cycles():
+    graph = imports()
+    cycles = []
+
+    def visit(node: str, path: list[str]) -> None:
+        for dependency in graph.get(node, ()):
+            if dependency == path[0]:
+                cycles.append(" -> ".join([*path, dependency]))
+            elif dependency not in path and dependency in graph:
+                visit(dependency, [*path, dependency])
+
+    for module in graph:
+        visit(module, [module])
+    assert not cycles, cycles[0]
