@@ -107,9 +107,12 @@ def train_ensemble(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> lis
 
     Resumes all members from `cfg.ckpt_path` (the ensemble's last.ckpt) if given.
     """
+    planned = member_configs(cfg, Path(cfg.run_dir))  # all checked before a folder exists
+    check_members(planned)
+    for member in planned:
+        validate(member)
     root, fresh = prepare_run_folder(cfg)
     members = member_configs(cfg, root.path)
-    check_members(members)
     settings = [validate(member) for member in members]
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
