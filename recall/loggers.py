@@ -11,14 +11,19 @@ their own group, and fine-tuning last. Tag names stay those of metrics.csv.
 from __future__ import annotations
 
 import csv
+import io
+from argparse import Namespace
 from pathlib import Path
+from typing import Any
 
-from lightning.fabric.loggers.logger import rank_zero_experiment
-from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
-from lightning.pytorch.loggers.csv_logs import ExperimentWriter
+from lightning.pytorch.core.saving import save_hparams_to_yaml
+from lightning.pytorch.loggers import Logger, TensorBoardLogger
+from lightning.pytorch.utilities import rank_zero_only
+from torch import Tensor
 from torch.utils.tensorboard import SummaryWriter
 
 from recall.callbacks.attention import CIRCUITS, METRICS
+from recall.runs import write_atomically
 
 
 def _chart(*tags: str) -> list:
@@ -58,44 +63,86 @@ TENSORBOARD_LAYOUT = {
 }
 
 
-class _ResumingWriter(ExperimentWriter):
-    """Keeps metrics.csv rows up to the resume step instead of deleting the file."""
+class RunCSVLogger(Logger):
+    """metrics.csv directly in the run folder: one row per logging call, with its step, and
+    a column for every metric logged so far (sorted). On resume, rows after the checkpoint
+    are dropped (they will be logged again) and new rows are appended.
 
-    def __init__(self, log_dir: str, resume_step: int | None) -> None:
-        self.resume_step = resume_step
-        super().__init__(log_dir)
+    Written on Lightning's public `Logger` interface rather than by overriding its
+    CSVLogger's private file handling: rows are buffered and written at `save` (every
+    checkpoint, every `flush_every` rows, at the end); a new column rewrites the file
+    under a temporary name and moves it into place, so a kill leaves a whole file.
+    """
 
-    def _check_log_dir_exists(self) -> None:
-        path = Path(self.metrics_file_path)
-        if not path.is_file():
-            return
-        if self.resume_step is None:
-            path.unlink()
-            return
-        with path.open(newline="") as f:
-            reader = csv.DictReader(f)
-            self.metrics_keys = list(reader.fieldnames or [])
-            kept = [row for row in reader if int(row["step"]) <= self.resume_step]
-        with path.open("w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=self.metrics_keys)
-            writer.writeheader()
-            writer.writerows(kept)
-
-
-class RunCSVLogger(CSVLogger):
-    """metrics.csv directly in the run folder; on resume, rows after the checkpoint are
-    dropped (they will be logged again) and new rows are appended."""
-
-    def __init__(self, run_dir: Path, resume_step: int | None = None) -> None:
-        super().__init__(save_dir=str(run_dir), name="", version="")
-        self._resume_step = resume_step
+    def __init__(self, run_dir: Path, resume_step: int | None = None, flush_every: int = 50):
+        super().__init__()
+        self.run_dir, self.path = run_dir, run_dir / "metrics.csv"
+        self.flush_every = flush_every
+        self._pending: list[dict[str, Any]] = []
+        self._columns: list[str] = []
+        if self.path.is_file() and rank_zero_only.rank == 0:
+            if resume_step is None:
+                self.path.unlink()
+            else:
+                columns, rows = _read(self.path)
+                self._rewrite(columns, [r for r in rows if int(r["step"]) <= resume_step])
 
     @property
-    @rank_zero_experiment
-    def experiment(self) -> ExperimentWriter:
-        if self._experiment is None:
-            self._experiment = _ResumingWriter(self.log_dir, self._resume_step)
-        return self._experiment
+    def name(self) -> str:
+        return ""
+
+    @property
+    def version(self) -> str:
+        return ""
+
+    @property
+    def log_dir(self) -> str:
+        return str(self.run_dir)
+
+    @rank_zero_only
+    def log_hyperparams(self, params: dict[str, Any] | Namespace, *args: Any, **kw: Any) -> None:
+        params = vars(params) if isinstance(params, Namespace) else dict(params)
+        save_hparams_to_yaml(self.run_dir / "hparams.yaml", params)
+
+    @rank_zero_only
+    def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
+        values = {k: v.item() if isinstance(v, Tensor) else v for k, v in metrics.items()}
+        self._pending.append({**values, "step": step})
+        if len(self._pending) >= self.flush_every:
+            self.save()
+
+    @rank_zero_only
+    def save(self) -> None:
+        if not self._pending:
+            return
+        new = sorted({k for row in self._pending for k in row} - set(self._columns))
+        if new or not self.path.is_file():
+            _, rows = _read(self.path) if self.path.is_file() else ([], [])
+            self._rewrite(sorted({*self._columns, *new}), rows + self._pending)
+        else:
+            with self.path.open("a", newline="") as f:
+                csv.DictWriter(f, fieldnames=self._columns).writerows(self._pending)
+        self._pending = []
+
+    @rank_zero_only
+    def finalize(self, status: str) -> None:
+        self.save()
+
+    def _rewrite(self, columns: list[str], rows: list[dict[str, Any]]) -> None:
+        self._columns = columns
+        text = io.StringIO()
+        writer = csv.DictWriter(text, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+        write_atomically(self.path, text.getvalue())
+
+
+def _read(path: Path) -> tuple[list[str], list[dict[str, Any]]]:
+    """Header and rows of a metrics.csv; a last row cut short by a kill is left out."""
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        rows = [row for row in reader if None not in row.values() and row["step"].isdigit()]
+        return list(reader.fieldnames or []), rows
 
 
 class RunTensorBoardLogger(TensorBoardLogger):
