@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ from recall.analysis.trajectories import (
     token_losses,
     token_roles,
 )
+from recall.cli import reported
 from recall.data.corpus import Corpus
 from recall.errors import ConfigError
 from recall.plots.analysis_plots import (
@@ -251,13 +251,10 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     only = [name.strip() for name in args.only.split(",") if name.strip()]
-    try:
+    with reported("recall-analyze"):
         unknown = [name for name in only if name not in ANALYSES]
         if unknown:
             raise ConfigError(f"unknown analysis {unknown[0]!r} (known: {', '.join(ANALYSES)})")
         started = time.perf_counter()
         out = analyze(RunFolder(args.run.expanduser().absolute()), only)
-    except ConfigError as err:
-        print(f"recall-analyze: error: {err}", file=sys.stderr)
-        sys.exit(2)
     print(f"recall-analyze: wrote {out} in {time.perf_counter() - started:.0f} s")

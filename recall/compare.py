@@ -26,6 +26,7 @@ import numpy as np
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
+from recall.cli import reported
 from recall.data.distributions import BUCKETS
 from recall.errors import ConfigError
 from recall.finetune import interference_summary
@@ -225,14 +226,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="output folder (default: the multirun folder given, else ./comparison)",
     )
     args = parser.parse_args(argv)
-    try:
+    with reported("recall-compare"):
         runs = find_runs(args.folders)
         single = Path(args.folders[0])
         one_sweep = len(args.folders) == 1 and not (single / "config.yaml").is_file()
         out = args.out or (single if one_sweep else Path("comparison"))
         rows, fit = compare(runs, out)
-    except (ConfigError, OSError) as err:
-        print(f"recall-compare: error: {err}", file=sys.stderr)
-        sys.exit(2)
     print(format_table(rows, fit))
     print(f"recall-compare: wrote {out / 'summary.csv'} and figures to {out}")

@@ -17,13 +17,13 @@ import argparse
 import json
 import re
 import shutil
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 import torch
 from safetensors.torch import save_file
 
+from recall.cli import reported
 from recall.errors import ConfigError
 from recall.model.gpt import GPT, GPTConfig
 from recall.model.module import checkpoint_model
@@ -208,9 +208,6 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--step", type=int, help="the checkpoint's step (default: the last)")
     parser.add_argument("--out", type=Path, help="folder to write (default <run>/export/stepN)")
     args = parser.parse_args(argv)
-    try:
+    with reported("recall-export"):
         out = export_run(RunFolder(args.run.expanduser().absolute()), args.step, args.out)
-    except (ConfigError, OSError) as err:
-        print(f"recall-export: error: {err}", file=sys.stderr)
-        sys.exit(2)
     print(f"recall-export: wrote {out}")

@@ -39,6 +39,7 @@ from omegaconf import DictConfig, OmegaConf
 from recall.cadence import Cadence
 from recall.callbacks.interference import CIRCUITS, Interference
 from recall.checkpoints import checkpoint_step
+from recall.cli import reported
 from recall.config import CONFIG_DIR, to_dataclasses
 from recall.data.corpus import Corpus
 from recall.data.datamodule import LoaderConfig
@@ -331,16 +332,10 @@ def attention_stability(run: RunFolder, control: RunFolder) -> dict[str, dict[st
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="finetune")
 def _hydra_main(cfg: DictConfig) -> None:
     quiet_lightning()
-    try:
+    with reported("recall-finetune"):
         if HydraConfig.get().mode == RunMode.MULTIRUN:
             cfg.run_dir = HydraConfig.get().runtime.output_dir
         finetune(cfg)
-    except ConfigError as err:
-        print(f"recall-finetune: error: {err}", file=sys.stderr)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        print("recall-finetune: interrupted", file=sys.stderr)
-        sys.exit(130)
 
 
 def main() -> None:

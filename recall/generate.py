@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import json
 import math
-import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from itertools import islice
@@ -28,6 +27,7 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
+from recall.cli import reported
 from recall.config import CONFIG_DIR, to_dataclasses
 from recall.data.corpus import Corpus
 from recall.data.datamodule import LoaderConfig, TrainingStream, evaluation_choices
@@ -117,11 +117,8 @@ def write_jsonl(path: Path, rows: Iterable[dict[str, Any]]) -> None:
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="generate")
 def _hydra_main(cfg: DictConfig) -> None:
-    try:
+    with reported("recall-generate"):
         out = generate(cfg)
-    except ConfigError as err:
-        print(f"recall-generate: error: {err}", file=sys.stderr)
-        sys.exit(2)
     print(f"recall: corpus written to {out}")
 
 

@@ -14,12 +14,12 @@ fine-tuning sweeps, interference.
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 
 from matplotlib.figure import Figure
 
+from recall.cli import reported
 from recall.compare import compare, find_runs
 from recall.errors import ConfigError
 from recall.plots.dynamics import attention_figure, buckets_figure, hallucination_figure
@@ -72,11 +72,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     parser.add_argument("folder", type=Path, help="a run folder or a folder holding runs")
     args = parser.parse_args(argv)
-    try:
+    with reported("recall-plot"):
         paths = plot_folder(args.folder)
-    except (ConfigError, OSError) as err:
-        print(f"recall-plot: error: {err}", file=sys.stderr)
-        sys.exit(2)
     print(f"recall-plot: wrote {len(paths)} files:")
     for path in paths:
         print(f"  {path}")

@@ -17,7 +17,6 @@ import json
 import os
 import platform
 import shutil
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -29,8 +28,8 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
+from recall.cli import reported
 from recall.config import compose
-from recall.errors import ConfigError
 from recall.finetune import finetune, interference_summary
 from recall.fitting import quiet_lightning
 from recall.phases import Phases
@@ -689,17 +688,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     )
     args = parser.parse_args(argv)
     quiet_lightning()
-    try:
+    with reported("recall-reproduce", f"run it again with --out {args.out} to continue"):
         args.out.mkdir(parents=True, exist_ok=True)
         report = reproduce(args.out)
-    except (ConfigError, OSError) as err:
-        print(f"recall-reproduce: error: {err}", file=sys.stderr)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        print(
-            f"recall-reproduce: interrupted; run it again with --out {args.out} to continue",
-            file=sys.stderr,
-        )
-        sys.exit(130)
     print(report.read_text().split("## Criteria")[0])
     print(f"recall-reproduce: report in {report}")

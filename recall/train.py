@@ -9,7 +9,6 @@ recall-train seeds=[0,1,2]                     # one run per seed, trained toget
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Sequence
 
 import hydra
@@ -21,6 +20,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from recall.checkpoints import checkpoint_step
+from recall.cli import reported
 from recall.config import CONFIG_DIR
 from recall.data.corpus import Corpus
 from recall.data.population import generate_population
@@ -83,7 +83,7 @@ def resume_config(saved: DictConfig, overrides: list[str]) -> DictConfig:
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
 def _hydra_main(cfg: DictConfig) -> None:
     quiet_lightning()
-    try:
+    with reported("recall-train", "resume with ckpt_path=<run>/checkpoints/last.ckpt"):
         if cfg.ckpt_path:  # resume with the run's own config, plus what the command line changes
             saved = OmegaConf.load(RunFolder.of_checkpoint(cfg.ckpt_path).config)
             cfg = resume_config(saved, list(HydraConfig.get().overrides.task))
@@ -95,15 +95,6 @@ def _hydra_main(cfg: DictConfig) -> None:
                 )
             cfg.run_dir = HydraConfig.get().runtime.output_dir  # <hydra.sweep.dir>/<job number>
         train_ensemble(cfg) if cfg.get("seeds") or cfg.get("members") else train(cfg)
-    except ConfigError as err:
-        print(f"recall-train: error: {err}", file=sys.stderr)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        print(
-            "recall-train: interrupted; resume with ckpt_path=<run>/checkpoints/last.ckpt",
-            file=sys.stderr,
-        )
-        sys.exit(130)
 
 
 def launches_processes(trainer: DictConfig) -> bool:
