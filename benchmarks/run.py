@@ -15,15 +15,16 @@ from collections.abc import Callable
 
 import torch
 
-from benchmarks import callback_cost, cost_growth, data_pipeline, loop_overhead
+from benchmarks import callback_cost, cost_growth, data_pipeline, ensemble, loop_overhead
 from benchmarks.common import RESULTS, machine, write
-from recall.train import quiet_lightning
+from recall.fitting import quiet_lightning
 
 BENCHMARKS: dict[str, Callable[[], dict]] = {
     "loop_overhead": loop_overhead.main,
     "callback_cost": callback_cost.main,
     "data_pipeline": data_pipeline.main,
     "cost_growth": cost_growth.main,
+    "ensemble": ensemble.cpu,
 }
 
 
@@ -39,6 +40,10 @@ def targets(results: dict) -> list[tuple[str, str, float, bool]]:
     if callbacks := results.get("callback_cost"):
         rows.append(
             ("callbacks' share of wall time", "<= 0.10", callbacks["callback_share_of_wall_time"])
+        )
+    if ensembles := results.get("ensemble"):
+        rows.append(
+            ("ensemble k=4 / k=1 aggregate tokens/s", ">= 1.2", ensembles["aggregate_speedup_k4"])
         )
     if data := results.get("data_pipeline"):
         million = next(p for p in data["population"] if p["n_individuals"] == 1_000_000)
