@@ -32,9 +32,6 @@ class MemberTrainer:
     """The part of a `lightning.Trainer` a member's module and callbacks read, with the
     member's own datamodule, callbacks and loggers and the ensemble trainer's step."""
 
-    world_size = 1
-    is_global_zero = True
-
     def __init__(
         self,
         trainer: L.Trainer,
@@ -46,15 +43,10 @@ class MemberTrainer:
         self.datamodule = datamodule
         self.callbacks = list(callbacks)
         self.loggers = list(loggers)
-        self.should_stop = False
 
     @property
     def global_step(self) -> int:
         return self._trainer.global_step
-
-    @property
-    def max_steps(self) -> int:
-        return self._trainer.max_steps
 
 
 class EnsembleModule(L.LightningModule):
