@@ -83,15 +83,21 @@ class TrainingStream(IterableDataset):
         return batch if self.world_size == 1 else batch.shard(self.rank, self.world_size)
 
     def __iter__(self) -> Iterator[BiographyBatch]:
-        # DataLoader workers take turns (worker w: steps w, w + W, ...) and the loader reads
-        # them round-robin, so the stream arrives in step order whatever the worker count.
-        worker = get_worker_info()
-        step, stride = self.start_step, 1
-        if worker is not None:
-            step, stride = self.start_step + worker.id, worker.num_workers
-        while True:
+        for step in worker_steps(self.start_step):
             yield self.batch(step)
-            step += stride
+
+
+def worker_steps(start: int) -> Iterator[int]:
+    """The steps from `start` on that this DataLoader worker draws: worker w of W takes
+    w, w + W, ... and the loader reads workers round-robin, so batches arrive in step
+    order whatever the number of workers."""
+    worker = get_worker_info()
+    step, stride = start, 1
+    if worker is not None:
+        step, stride = start + worker.id, worker.num_workers
+    while True:
+        yield step
+        step += stride
 
 
 class BiographyDataModule(L.LightningDataModule):

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 
 import lightning as L
-from torch.utils.data import DataLoader, IterableDataset, get_worker_info
+from torch.utils.data import DataLoader, IterableDataset
 
 from recall.data.corpus import BiographyBatch
-from recall.data.datamodule import BiographyDataModule, TrainingStream
+from recall.data.datamodule import BiographyDataModule, TrainingStream, worker_steps
 
 
 class EnsembleStream(IterableDataset):
@@ -22,14 +22,8 @@ class EnsembleStream(IterableDataset):
         self.streams, self.start_step = list(streams), start_step
 
     def __iter__(self) -> Iterator[list[BiographyBatch]]:
-        # Workers take turns, as in TrainingStream, so that steps arrive in order.
-        worker = get_worker_info()
-        step, stride = self.start_step, 1
-        if worker is not None:
-            step, stride = self.start_step + worker.id, worker.num_workers
-        while True:
+        for step in worker_steps(self.start_step):
             yield [stream.batch(step) for stream in self.streams]
-            step += stride
 
 
 class EnsembleDataModule(L.LightningDataModule):

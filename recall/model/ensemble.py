@@ -120,7 +120,7 @@ class EnsembleModule(L.LightningModule):
         self, batches: list[BiographyBatch], length: int
     ) -> list[torch.Tensor] | None:
         """Attention patching: each member's patterns, padded to the stacked length."""
-        given = [m._given_patterns(b.tokens) for m, b in zip(self.members, batches, strict=True)]
+        given = [m.given_patterns(b.tokens) for m, b in zip(self.members, batches, strict=True)]
         if all(g is None for g in given):
             return None
         layers = zip(*given, strict=True)

@@ -92,13 +92,14 @@ class RecallModule(L.LightningModule):
         """The no-knowledge baseline of the seen evaluation set (the phase detector's)."""
         return self.hparams.baselines["seen"]
 
-    def _given_patterns(self, tokens: torch.Tensor) -> list[torch.Tensor] | None:
+    def given_patterns(self, tokens: torch.Tensor) -> list[torch.Tensor] | None:
+        """The attention patterns replacing the model's own on `tokens` (patching), or None."""
         if self.pattern_source is None:
             return None
         return self.pattern_source(tokens, self.global_step)
 
     def training_step(self, batch: BiographyBatch, batch_idx: int) -> torch.Tensor:
-        logits, _ = self.train_forward(batch.tokens, self._given_patterns(batch.tokens))
+        logits, _ = self.train_forward(batch.tokens, self.given_patterns(batch.tokens))
         targets = batch.tokens[:, 1:].flatten()
         world_size = self.trainer.world_size
         if world_size == 1:
@@ -160,7 +161,7 @@ class RecallModule(L.LightningModule):
                 tokens = chunk.tokens.to(self.device)
                 value_attr = chunk.value_attr.to(self.device)
                 positions = value_positions(value_attr)
-                logits, _ = self.model(tokens, self._given_patterns(tokens), positions=positions)
+                logits, _ = self.model(tokens, self.given_patterns(tokens), positions=positions)
                 n_attr = self.hparams.n_attributes
                 parts.append(value_scores(logits, positions, tokens, value_attr, n_attr))
         return AttributeScores.cat(parts)
@@ -170,7 +171,7 @@ class RecallModule(L.LightningModule):
         patterns where attention patching is on)."""
         with self._inference():
             tokens = batch.tokens.to(self.device)
-            patterns = self._given_patterns(tokens)
+            patterns = self.given_patterns(tokens)
             if patterns is None:
                 _, patterns = self.model(tokens, return_patterns=True)
         return [p.cpu() for p in patterns]

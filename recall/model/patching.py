@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
+from recall.checkpoints import weights_file
 from recall.errors import ConfigError
 from recall.model.gpt import GPT, GPTConfig
 from recall.model.module import checkpoint_model
@@ -66,7 +67,7 @@ def load_reference(config: PatchingConfig, fingerprint: str, model: GPTConfig) -
             f"patching.run={config.run} was trained on another corpus; the twin must use the "
             "reference run's seed and data config"
         )
-    path = run.checkpoints / f"step{config.step:06d}.ckpt"
+    path = weights_file(run.checkpoints, config.step)
     if not path.is_file():
         steps = sorted(int(p.stem[4:]) for p in run.checkpoints.glob("step*.ckpt"))
         raise ConfigError(
