@@ -1,4 +1,4 @@
-"""The package's layout tells its architecture: no two modules import each other."""
+"""The package's layout tells its architecture: no import cycles, no overlong modules."""
 
 import ast
 from pathlib import Path
@@ -41,3 +41,15 @@ def test_no_import_cycles():
     for module in graph:
         visit(module, [module])
     assert not cycles, cycles[0]
+
+
+MAX_LINES = 400  # a module a reader takes in at once; more is two concepts
+
+
+def test_no_module_is_longer_than_a_reader_takes_in_at_once():
+    long = {
+        str(path.relative_to(PACKAGE)): n
+        for path in PACKAGE.rglob("*.py")
+        if (n := len(path.read_text().splitlines())) > MAX_LINES
+    }
+    assert not long, f"split these modules: {long}"

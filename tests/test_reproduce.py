@@ -1,4 +1,4 @@
-"""The reproduction report: criteria on known numbers, and the whole pipeline on tiny runs."""
+"""The reproduction runner on tiny runs: plan, seeds, report, failures, resuming."""
 
 from __future__ import annotations
 
@@ -7,136 +7,133 @@ import re
 
 import pytest
 
-from recall.phases import PhaseConfig, Phases
-from recall.reproduce import (
-    PLAN,
-    PlannedRun,
-    circuit_rise_holds,
-    criterion,
-    early_patterns_holds,
-    late_patterns_holds,
-    plateau_scaling_holds,
-    replay_holds,
-    reproduce,
-    three_phases_holds,
-    warmup_holds,
-)
+from recall.findings import FINDINGS
+from recall.findings.base import t_interval, verdict
+from recall.findings.forgetting import Forgetting
+from recall.findings.replay_final import ReplayFinal
+from recall.findings.three_phases import ThreePhases
+from recall.findings.warmup import Warmup
+from recall.reproduce import make_plan, reproduce, run_folder
 from recall.runs import RunFolder
 from tests.conftest import TINY_RUN
 
-
-def test_plan_covers_every_label_the_report_reads():
-    labels = [p.label for p in PLAN]
-    assert len(labels) == len(set(labels))
-    assert {"reference", "finetune", "finetune_replay", "warmup", "warmup_control"} <= set(labels)
-    assert sum(label.startswith("size_") for label in labels) >= 3  # a power law needs 3 sizes
-
-
-def test_criteria_on_known_numbers():
-    phases = Phases(5.0, 200, 400, PhaseConfig())
-    assert three_phases_holds(phases, plateau_acc=0.01, final_acc=0.9)
-    assert not three_phases_holds(phases, plateau_acc=0.2, final_acc=0.9)
-    assert not three_phases_holds(Phases(5.0, 200, None, PhaseConfig()), 0.0, 0.9)
-    # plateau = 0.1·N: exponent 1 is within 0.3 of the study's 0.81; 1.2 is not
-    assert plateau_scaling_holds([100, 200, 400], r2=1.0, b=1.0)
-    assert not plateau_scaling_holds([100, 200, 400], r2=1.0, b=1.2)
-    assert not plateau_scaling_holds([100, 300, 200], r2=0.99, b=0.8)  # not monotone
-    assert not plateau_scaling_holds([100, None, 400], r2=0.99, b=0.8)
-    assert circuit_rise_holds((0.3, 0.6), (0.5, 0.2))
-    assert not circuit_rise_holds((0.3, 0.45), (0.5, 0.2))
-    assert late_patterns_holds(175, 350) and not late_patterns_holds(300, 350)
-    assert not late_patterns_holds(None, 350)
-    assert early_patterns_holds(0.07, 0.3) and not early_patterns_holds(0.3, 0.3)
-    assert warmup_holds(0.25, 0.07) and not warmup_holds(0.12, 0.07)
-    assert replay_holds(0.82, 0.07, 0.93) and not replay_holds(0.92, 0.07, 0.93)
-    assert criterion(warmup_holds) == (
-        "Warm-up ends with at least twice the control's accuracy and 0.1 more."
-    )
+FINETUNE = ["new_individuals=20", "n_eval=20", "drift_biographies=8", "trainer.max_steps=30",
+            "eval.every=10", "progress_refresh=0"]  # fmt: skip
+WARMUP = ["data.n_individuals=40", "trainer.max_steps=80"]
+SIZED = ["trainer.max_steps=120"]
+TINY = {
+    "train": [*TINY_RUN, "eval.every=20"],
+    "finetune": FINETUNE,
+    "reference": ["trainer.max_steps=500", "eval.every=25", "checkpoint.every_n_steps=50"],
+    **{f"size_{n}": [*SIZED, f"data.n_individuals={k}"]
+       for n, k in ((250, 20), (500, 40), (1000, 80), (2000, 160))},
+    "power_law_1000": [*SIZED, "data.n_individuals=80"],
+    "power_law_2000": [*SIZED, "data.n_individuals=160"],
+    "celebrities": [*SIZED, "data.n_individuals=160", "data.distribution.n=8"],
+    "warmup_uniform": WARMUP,
+    "warmup": [*WARMUP, "schedule.individuals=10", "schedule.steps=20"],
+    "warmup_subset_alone": [*WARMUP, "schedule.individuals=10"],
+    **{f"patching_{k}": ["trainer.max_steps=60"]
+       for k in ("control", "late", "untrained", "early")},
+}  # fmt: skip
 
 
-TRAIN = [*TINY_RUN, "eval.every=20"]
-PATCHED = ["experiment=patching", *TRAIN, "trainer.max_steps=60"]
-TINY_PLAN = (
-    PlannedRun(
-        "reference", "train", (*TRAIN, "trainer.max_steps=200", "checkpoint.every_n_steps=20"), ""
-    ),
-    *(
-        PlannedRun(f"size_{n}", "train", ("experiment=plateau_vs_n", *TRAIN,
-                   "trainer.max_steps=120", f"data.n_individuals={n}"), "")
-        for n in (20, 40, 80)
-    ),
-    *(
-        PlannedRun(f"imbalance_alpha_{a}", "train", ("experiment=imbalance", *TRAIN,
-                   "trainer.max_steps=80", f"data.distribution.alpha={a}"), "")
-        for a in (0, 0.6)
-    ),
-    PlannedRun("warmup_control", "train",
-               ("experiment=warmup", "schedule=constant", *TRAIN, "trainer.max_steps=80"), ""),
-    PlannedRun("warmup", "train", ("experiment=warmup", *TRAIN, "trainer.max_steps=80",
-               "schedule.individuals=10", "schedule.steps=20"), ""),
-    *(
-        PlannedRun(label, "finetune", ("start={reference}", "new_individuals=20", "n_eval=20",
-                   "drift_biographies=8", "trainer.max_steps=30", "eval.every=10",
-                   "progress_refresh=0", *extra), "")
-        for label, extra in (("finetune", ("control=true",)), ("finetune_replay", ("replay=1",)))
-    ),
-    PlannedRun("patching_control", "train", tuple(PATCHED), ""),
-    *(
-        PlannedRun(label, "train", (*PATCHED, "patching.run={reference}",
-                   f"patching.step={step}"), "")
-        for label, step in (("patching_untrained", 0), ("patching_early", 20),
-                            ("patching_late", 200))
-    ),
-)  # fmt: skip
+def test_plan_makes_each_run_once_per_seed_after_what_it_needs():
+    plan = make_plan(FINDINGS, seeds=3)
+    keys = [(run.label, seed) for run, seed in plan]
+    assert len(keys) == len(set(keys))
+    assert {s for label, s in keys if label == "reference"} == set(range(5))  # phases: 5
+    assert {s for label, s in keys if label == "size_2000"} == set(range(5))  # scaling: 5
+    assert {s for label, s in keys if label == "warmup"} == set(range(3))
+    for i, (run, seed) in enumerate(plan):
+        for needed in run.needs:
+            assert keys.index((needed, seed)) < i
+    assert keys[: len({label for label, _ in keys})] == [
+        (k, 0) for k, _ in keys[: len(set(label for label, _ in keys))]
+    ]  # fmt: skip  (seed 0 of everything comes first)
+    assert {s for _, s in make_plan(FINDINGS, seeds=1)} == {0}  # a quick look: one seed
 
 
 @pytest.fixture(scope="module")
-def report(tmp_path_factory):
-    out = tmp_path_factory.mktemp("report")
-    return reproduce(out, TINY_PLAN)
+def quick_look(tmp_path_factory):
+    """Every finding on one seed of tiny runs."""
+    out = tmp_path_factory.mktemp("quick")
+    return reproduce(out, seeds=1, scale=TINY)
 
 
-def test_report_has_a_computed_row_per_finding_and_its_figures(report):
-    out = report.parent
-    text = report.read_text()
-    rows = json.loads((out / "findings.json").read_text())["findings"]
-    assert len(rows) == 13
-    table = [line for line in text.splitlines() if line.startswith("| ") and "holds?" not in line]
-    verdicts = [line.rsplit("|", 2)[1].strip() for line in table[: len(rows)]]
-    assert verdicts == ["yes" if r["holds"] else "**no**" for r in rows]
+def test_quick_look_reports_every_finding_with_its_figures(quick_look):
+    out = quick_look.parent
+    rows = json.loads((out / "findings.json").read_text())
+    assert [r["id"] for r in rows] == [f.id for f in FINDINGS]
+    for row in rows:
+        assert {
+            "id",
+            "verdict",
+            "threshold",
+            "effect",
+            "per_seed",
+            "mean",
+            "ci95",
+            "wall_s",
+        } <= set(row)
+        assert row["verdict"] == "inconclusive"  # one seed has no interval
+        assert row["ci95"] == [None, None]
+    text = quick_look.read_text()
+    assert "0 hold, 0 fail, 15 inconclusive" in text
     shown = re.findall(r"\]\(figures/(\w+)\.png\)", text)
+    assert {"three_phases", "attribute_to_name", "hallucination", "imbalance", "warmup",
+            "patching_late", "imbalance_buckets", "replay_final"} <= set(shown)  # fmt: skip
     for name in shown:
         assert (out / "figures" / f"{name}.png").stat().st_size > 5_000
         assert (out / "figures" / f"{name}.pdf").is_file()
-    # plateau_vs_n needs three runs that leave their plateau, which tiny runs may not do
-    assert {"phases", "attention", "hallucination", "size_curves", "imbalance", "warmup",
-            "patching", "imbalance_buckets", "finetuning"} <= set(shown)  # fmt: skip
 
 
-def test_report_verdicts_follow_the_runs_own_summaries(report):
-    """Recompute two verdicts from the runs' phases.json, independently of the report."""
-    out = report.parent
-    rows = {r["finding"]: r for r in json.loads((out / "findings.json").read_text())["findings"]}
-    final = {
-        label: RunFolder(out / "runs" / label).read_json(RunFolder(out / "runs" / label).phases)
-        for label in ("reference", "warmup", "warmup_control")
+def test_effects_are_read_from_the_runs_own_files(quick_look):
+    """Recompute two effects from the runs' phases.json, independently of the findings."""
+    out = quick_look.parent
+    rows = {r["id"]: r for r in json.loads((out / "findings.json").read_text())}
+    acc = {
+        label: json.loads((run_folder(out, label, 0).phases).read_text())["final_attr_acc"]
+        for label in ("warmup", "warmup_uniform", "warmup_subset_alone")
     }
-    expected = warmup_holds(
-        final["warmup"]["final_attr_acc"], final["warmup_control"]["final_attr_acc"]
-    )
-    assert rows["warm-up curriculum"]["holds"] == expected
-    ref = final["reference"]
-    assert (
-        f"knowledge onset at step {ref['knowledge_onset_step']}" in rows["three phases"]["measured"]
-        or ref["knowledge_onset_step"] is None
-    )
+    expected = acc["warmup"] - max(acc["warmup_uniform"], acc["warmup_subset_alone"])
+    assert rows["warmup"]["per_seed"]["0"] == pytest.approx(expected, abs=1e-6)
+    ref = json.loads(run_folder(out, "reference", 0).phases.read_text())
+    if ref["knowledge_onset_step"] is not None:
+        assert (
+            f"knowledge onset {ref['knowledge_onset_step']}" in rows["three_phases"]["details"]["0"]
+        )
 
 
-def test_report_continues_an_interrupted_folder_without_rerunning(report):
-    out = report.parent
-    kept = RunFolder(out / "runs" / "size_20").metrics.stat().st_mtime_ns
-    partial = RunFolder(out / "runs" / "patching_late")
+def test_a_quick_look_continues_without_rerunning(quick_look):
+    out = quick_look.parent
+    kept = run_folder(out, "size_250", 0).metrics.stat().st_mtime_ns
+    partial = run_folder(out, "patching_late", 0)
     partial.phases.unlink()  # as if interrupted before it finished
-    reproduce(out, TINY_PLAN)
-    assert RunFolder(out / "runs" / "size_20").metrics.stat().st_mtime_ns == kept
+    reproduce(out, seeds=1, scale=TINY)
+    assert run_folder(out, "size_250", 0).metrics.stat().st_mtime_ns == kept
     assert partial.finished
+
+
+def test_seeds_in_ensembles_give_intervals_and_a_failed_run_is_reported_while_others_go_on(
+    tmp_path,
+):
+    findings = [ThreePhases(), Warmup(), Forgetting(), ReplayFinal()]
+    for finding in findings:
+        finding.min_seeds = 2  # the tiny test's budget; the real ones ask 3 or 5
+    broken = {**TINY, "warmup_subset_alone": [*WARMUP, "schedule.individuals=0"]}  # invalid
+    report = reproduce(tmp_path, seeds=2, findings=findings, scale=broken, ensemble=True)
+    assert RunFolder(tmp_path / "runs" / "reference").is_ensemble  # both seeds in one model
+    rows = {r["id"]: r for r in json.loads((tmp_path / "findings.json").read_text())}
+    for finding_id in ("three_phases", "forgetting", "replay_final"):
+        row = rows[finding_id]
+        assert sorted(row["per_seed"]) == ["0", "1"]
+        mean, ci = t_interval(list(row["per_seed"].values()))
+        assert row["mean"] == pytest.approx(mean) and row["ci95"] == pytest.approx(list(ci))
+        assert row["verdict"] == verdict(ci, row["threshold"])
+    warmup = rows["warmup"]
+    assert warmup["per_seed"] == {} and warmup["verdict"] == "inconclusive"
+    assert len(warmup["failed_runs"]) == 2 and "warmup_subset_alone" in warmup["failed_runs"][0]
+    text = report.read_text()
+    assert "## Failed runs" in text and "schedule" in text.split("## Failed runs")[1]
+    assert run_folder(tmp_path, "warmup", 1).finished  # the runs after the failure went on

@@ -1,0 +1,56 @@
+"""Attention patching with patterns from after the plateau removes the plateau."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from recall.findings.base import Finding, Measurement, PlannedRun, Runs
+from recall.findings.measures import checkpoint_steps, onset, plateau_length, setting, steps_text
+from recall.findings.shared_runs import patched_twin
+from recall.plots.comparison import curves_figure
+from recall.runs import RunFolder
+
+
+def post_plateau_step(reference: RunFolder) -> int:
+    """The reference's last checkpoint: its patterns are those of a trained model."""
+    return checkpoint_steps(reference)[-1]
+
+
+CONTROL = patched_twin("patching_control", None, "the twins' control: its own patterns")
+LATE = patched_twin(
+    "patching_late", post_plateau_step, "a twin with the reference's final attention patterns"
+)
+
+
+class PatchingLate(Finding):
+    id = "patching_late"
+    title = "attention patching: post-plateau patterns"
+    study = (
+        "a twin trained with (stop-gradient) attention patterns from after the plateau has "
+        "no plateau"
+    )
+    effect = "1 − twin's plateau / control's plateau"
+    threshold = 0.75
+    why = (
+        "the patterns must remove most of the plateau: the twin's at most a quarter of the "
+        "control's (a plateau not ended counts as the run's length)"
+    )
+
+    def runs(self) -> Sequence[PlannedRun]:
+        return (CONTROL, LATE)
+
+    def measure(self, runs: Runs) -> Measurement:
+        control, twin = runs[CONTROL.label], runs[LATE.label]
+        return Measurement(
+            1 - plateau_length(twin) / plateau_length(control),
+            f"knowledge onset {steps_text(onset(twin))} with step-"
+            f"{setting(twin, 'patching.step')} patterns against {steps_text(onset(control))} "
+            f"for the control ({setting(control, 'trainer.max_steps')}-step twins)",
+        )
+
+    def figure(self, runs: Runs):
+        group = [runs[CONTROL.label], runs[LATE.label]]
+        labels = ["control", f"patterns of step {setting(group[1], 'patching.step')}"]
+        return curves_figure(group, labels, [onset(r) for r in group]), (
+            "A twin trained with the reference's final attention patterns, and its control."
+        )
