@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import types
+import typing
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -40,8 +42,47 @@ def to_dataclasses(node: DictConfig, path: str, *classes: type, **extra: Any) ->
     for cls in classes:
         names = {f.name for f in dataclasses.fields(cls)}
         kwargs = {k: v for k, v in {**values, **extra}.items() if k in names}
+        for key, hint in typing.get_type_hints(cls).items():
+            if key in values and not matches(values[key], hint):
+                raise ConfigError(f"{path}.{key}={values[key]!r} must be {described(hint)}")
         built.append(cls(**kwargs))
     return built
+
+
+def matches(value: Any, hint: Any) -> bool:
+    """Whether a config value has a field's declared type (ints count as floats; types
+    this does not know, such as nested dataclasses, are left to the class)."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(matches(value, a) for a in args)
+    if hint is type(None):
+        return value is None
+    if hint in (int, float, bool, str):
+        if isinstance(value, bool) != (hint is bool):
+            return False
+        return isinstance(value, (int, float) if hint is float else hint)
+    if origin in (list, tuple, Sequence):
+        if not isinstance(value, list | tuple):
+            return False
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            return len(value) == len(args) and all(map(matches, value, args))
+        return all(matches(v, args[0]) for v in value) if args else True
+    if origin in (dict, Mapping):
+        return isinstance(value, dict)
+    return True
+
+
+def described(hint: Any) -> str:
+    """A type as a config user reads it: "an integer", "a list of numbers or null"."""
+    names = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join("null" if a is type(None) else described(a) for a in args)
+    if origin is tuple and args and args[-1] is not Ellipsis:
+        return f"a list of {len(args)} {described(args[0]).split(' ', 1)[1]}s"
+    if origin in (list, tuple, Sequence) and args:
+        return f"a list of {described(args[0]).split(' ', 1)[1]}s"
+    return names.get(hint, getattr(hint, "__name__", str(hint)))
 
 
 def call_registered(

@@ -39,7 +39,7 @@ from omegaconf import DictConfig, OmegaConf
 from recall.cadence import Cadence
 from recall.callbacks.interference import CIRCUITS, Interference
 from recall.checkpoints import checkpoint_step
-from recall.cli import reported
+from recall.cli import checked_command_line, reported
 from recall.config import CONFIG_DIR, to_dataclasses
 from recall.data.corpus import Corpus
 from recall.data.datamodule import LoaderConfig
@@ -340,4 +340,5 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """Console entry point (Hydra parses the command line)."""
+    checked_command_line("recall-finetune", "finetune", sys.argv[1:])
     _hydra_main()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import asdict
 from itertools import islice
@@ -27,7 +28,7 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
-from recall.cli import reported
+from recall.cli import checked_command_line, reported
 from recall.config import CONFIG_DIR, to_dataclasses
 from recall.data.corpus import Corpus
 from recall.data.datamodule import LoaderConfig, TrainingStream, evaluation_choices
@@ -124,4 +125,5 @@ def _hydra_main(cfg: DictConfig) -> None:
 
 def main() -> None:
     """Console entry point (Hydra parses the command line)."""
+    checked_command_line("recall-generate", "generate", sys.argv[1:])
     _hydra_main()

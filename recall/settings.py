@@ -55,6 +55,8 @@ def validate(cfg: DictConfig) -> Settings:
         raise ConfigError(
             f"compile={cfg.compile} must be one of {', '.join(map(str, COMPILE_CHOICES))}"
         )
+    if not isinstance(cfg.eval_batch_size, int) or cfg.eval_batch_size <= 0:
+        raise ConfigError(f"eval_batch_size={cfg.eval_batch_size} must be a positive integer")
     if cfg.stop_at_acc is not None and not 0 < cfg.stop_at_acc <= 1:
         raise ConfigError(f"stop_at_acc={cfg.stop_at_acc} must be in (0, 1] or null")
     schedule = build_schedule(

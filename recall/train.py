@@ -9,6 +9,7 @@ recall-train seeds=[0,1,2]                     # one run per seed, trained toget
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 
 import hydra
@@ -20,7 +21,7 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from recall.checkpoints import checkpoint_step
-from recall.cli import reported
+from recall.cli import checked_command_line, reported
 from recall.config import CONFIG_DIR
 from recall.data.corpus import Corpus
 from recall.data.population import generate_population
@@ -106,4 +107,5 @@ def launches_processes(trainer: DictConfig) -> bool:
 
 def main() -> None:
     """Console entry point (Hydra parses the command line)."""
+    checked_command_line("recall-train", "train", sys.argv[1:])
     _hydra_main()

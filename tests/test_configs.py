@@ -5,6 +5,7 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from recall.cli import checked_command_line
 from recall.config import CONFIG_DIR
 from recall.config import compose as train_config
 from recall.errors import ConfigError
@@ -74,6 +75,16 @@ def test_paper_experiment_matches_the_study():
         ("model.n_head=5", "divisible"),
         ("trainer.max_steps=0", "trainer.max_steps=0 must be positive"),
         ("eval.spacing=cubic", "eval.spacing"),
+        ("data.n_individuals=abc", "data.n_individuals='abc' must be an integer"),
+        ("optim.lr=fast", "optim.lr='fast' must be a number"),
+        ("optim.betas=[0.9]", r"optim.betas=\[0.9\] must be a list of 2 numbers"),
+        ("optim.betas=[2,0.9]", r"optim.betas=\[2, 0.9\] must each be in \[0, 1\)"),
+        ("optim.weight_decay=-0.1", "optim.weight_decay=-0.1 must be >= 0"),
+        ("data.frequency_buckets=abc", "must be a list of 2 numbers"),
+        ("eval.every=often", "eval.every='often' must be an integer"),
+        ("phases.patience=1.5", "phases.patience=1.5 must be an integer"),
+        ("eval_batch_size=0", "eval_batch_size=0 must be a positive integer"),
+        ("patching.step=late", "patching.step='late' must be an integer or null"),
     ],
 )
 def test_bad_configs_fail_validation_with_one_clear_message(make_cfg, override, message):
@@ -125,6 +136,24 @@ def test_command_line_error_is_one_line_and_leaves_nothing(tmp_path):
         "recall-train: error: data.n_individuals=0 must be positive"
     ]
     assert not run_dir.exists()
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["foo=1"], "Could not override 'foo'. To append to your config use +foo=1"),
+        (["model=huge"], "Could not find 'model/huge'; available options in 'model': paper, tiny"),
+        (["data=nope"], "available options in 'data': default"),
+        (["data.n_individuals=[1"], "cannot parse an override: no viable alternative"),
+    ],
+)
+def test_what_hydra_rejects_is_one_line_and_exit_2(capsys, tmp_path, argv, message):
+    with pytest.raises(SystemExit) as exit_:
+        checked_command_line("recall-train", "train", [*argv, f"run_dir={tmp_path / 'run'}"])
+    assert exit_.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("recall-train: error: ") and message in lines[0]
+    assert not (tmp_path / "run").exists()
 
 
 def test_only_ddp_over_several_devices_launches_processes(monkeypatch):

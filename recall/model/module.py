@@ -37,6 +37,12 @@ class OptimConfig:
             raise ConfigError(
                 "optim: lr must be positive, warmup_steps >= 0, min_lr_ratio in [0, 1]"
             )
+        if self.weight_decay < 0:
+            raise ConfigError(f"optim.weight_decay={self.weight_decay} must be >= 0")
+        if not all(0 <= b < 1 for b in self.betas):
+            raise ConfigError(
+                f"optim.betas={list(self.betas)} must each be in [0, 1), e.g. [0.9,0.95]"
+            )
 
     def lr_factor(self, step: int, max_steps: int) -> float:
         warmup = min(1.0, (step + 1) / self.warmup_steps) if self.warmup_steps else 1.0
