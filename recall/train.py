@@ -57,6 +57,15 @@ def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> RunFolder:
         return _fit(cfg, settings, corpus, run, callbacks)
 
 
+def train_seeds(cfg: DictConfig, seeds: Sequence[int]) -> list[RunFolder]:
+    """One finished run per seed, for notebooks and scripts: a plain run in <run_dir> for
+    one seed; for several, one ensemble whose members land in <run_dir>/seed_<s> (trained
+    together on stacked weights: about the cost of one run on a GPU, k runs on a CPU)."""
+    if len(seeds) == 1:
+        return [train(OmegaConf.merge(cfg, {"seed": seeds[0]}))]
+    return train_ensemble(OmegaConf.merge(cfg, {"seeds": list(seeds)}))
+
+
 def _fit(
     cfg: DictConfig,
     settings: Settings,

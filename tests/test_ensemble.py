@@ -22,7 +22,7 @@ from recall.model.gpt import GPT, GPTConfig
 from recall.model.module import checkpoint_model
 from recall.model.stacked import StackedGPT, stack_padded
 from recall.runs import RunFolder
-from recall.train import resume_config, train
+from recall.train import resume_config, train, train_seeds
 from tests.conftest import TINY_RUN
 from tests.test_finetune import finetune_cfg
 
@@ -72,6 +72,17 @@ def test_members_match_their_separate_runs(pair):
             torch.testing.assert_close(final[name], value, rtol=1e-3, atol=1e-4)
     corpora = [OmegaConf.load(m.config).seed for m in members]
     assert corpora == [0, 1]
+
+
+def test_train_seeds_runs_one_seed_plainly_and_several_as_an_ensemble(pair, tmp_path):
+    common = [*ENSEMBLE_RUN, "trainer.max_steps=100", "callbacks=none"]
+    (single,) = train_seeds(compose("train", [*common, f"run_dir={tmp_path}/one"]), [1])
+    assert single.path == tmp_path / "one" and not single.is_ensemble
+    loss = single.curve("seen/attr_loss")[1]
+    np.testing.assert_allclose(loss, pair[1][1].curve("seen/attr_loss")[1], rtol=1e-4)
+    several = train_seeds(compose("train", [*common, f"run_dir={tmp_path}/two"]), [0, 1])
+    assert [r.path.name for r in several] == ["seed_0", "seed_1"]
+    assert all(r.finished and r.read_json(r.phases)["ensemble_members"] == 2 for r in several)
 
 
 def test_a_member_is_read_and_finetuned_like_any_run(pair, tmp_path):

@@ -1,0 +1,28 @@
+"""The GPU sweep script's summaries, on a CPU run: what it keeps must be the run's curves
+(a first GPU sweep lost its loss curves to a wrong column name)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from benchmarks.gpu_sweeps import member_summary, steps_for
+from recall.runs import RunFolder
+
+
+def test_member_summary_keeps_the_seen_and_unseen_curves(pretrained: RunFolder) -> None:
+    summary = member_summary(pretrained, n=40, seed=0)
+    curves = summary["curves"]
+    steps, loss = pretrained.curve("seen/attr_loss")
+    assert len(steps) > 10 and curves["step"] == steps.tolist()
+    np.testing.assert_allclose(curves["attr_loss"], loss)
+    assert len(curves["attr_acc"]) == len(steps)
+    assert curves["unseen_attr_loss"] == pretrained.curve("unseen/attr_loss")[1].tolist()
+    phases = pretrained.read_json(pretrained.phases)
+    assert summary["knowledge_onset_step"] == phases["knowledge_onset_step"]
+    assert (summary["n"], summary["seed"]) == (40, 0)
+
+
+def test_sweep_lengths_follow_the_expected_plateau() -> None:
+    lengths = [steps_for(n, tiny=False) for n in (4000, 8000, 16000, 32000)]
+    assert lengths == sorted(lengths) and all(s % 100 == 0 for s in lengths)
+    assert 1.6 < lengths[-1] / lengths[-2] < 1.9  # 2^0.81 = 1.75
