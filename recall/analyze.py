@@ -23,8 +23,8 @@ positions are kept, one checkpoint at a time.
 
 from __future__ import annotations
 
-import argparse
 import csv
+import io
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -46,7 +46,7 @@ from recall.analysis.trajectories import (
     token_losses,
     token_roles,
 )
-from recall.cli import reported
+from recall.cli import ArgumentParser, reported
 from recall.data.corpus import Corpus
 from recall.errors import ConfigError
 from recall.plots.analysis_plots import (
@@ -56,7 +56,7 @@ from recall.plots.analysis_plots import (
     trajectories_figure,
 )
 from recall.plots.style import save
-from recall.runs import RunFolder, regenerate_corpus
+from recall.runs import RunFolder, regenerate_corpus, write_atomically
 
 ANALYSES = ("tokens", "similarity", "probes", "crosscoder")
 N_INDIVIDUALS = 1024  # seen individuals whose biographies are probed and compared
@@ -208,10 +208,12 @@ def crosscoder(acts: Activations, out: Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 def write_csv(path: Path, header: list[str], rows: list[list]) -> None:
-    with path.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(header)
-        writer.writerows(rows)
+    """One analysis table, written whole or not at all (a kill leaves the previous one)."""
+    text = io.StringIO()
+    writer = csv.writer(text)
+    writer.writerow(header)
+    writer.writerows(rows)
+    write_atomically(path, text.getvalue())
 
 
 def analyze(run: RunFolder, only: Sequence[str] = ANALYSES) -> Path:
@@ -244,7 +246,7 @@ def analyze(run: RunFolder, only: Sequence[str] = ANALYSES) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="recall-analyze", description=__doc__.split("\n")[0])
+    parser = ArgumentParser(prog="recall-analyze", description=__doc__.split("\n")[0])
     parser.add_argument("run", type=Path, help="a finished training run folder")
     parser.add_argument(
         "--only", default=",".join(ANALYSES), help=f"comma-separated subset of {ANALYSES}"

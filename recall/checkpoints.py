@@ -7,11 +7,14 @@ while saving still has its previous checkpoints intact and can resume.
 from __future__ import annotations
 
 import os
+import pickle
 from pathlib import Path
 from typing import Any
 
 import lightning as L
 import torch
+
+from recall.errors import ConfigError
 
 INITIAL_CHECKPOINT = "step000000.ckpt"
 
@@ -74,4 +77,18 @@ def partial_file(path: Path) -> Path:
 
 
 def checkpoint_step(path: str) -> int:
-    return int(torch.load(path, map_location="cpu", weights_only=True)["global_step"])
+    """The training step a checkpoint was saved at; a damaged file is a ConfigError."""
+    try:
+        return int(torch.load(path, map_location="cpu", weights_only=True)["global_step"])
+    except UNREADABLE as err:
+        raise unreadable(path, err) from None
+
+
+UNREADABLE = (OSError, KeyError, TypeError, RuntimeError, pickle.UnpicklingError)
+"""What torch.load and reading a checkpoint's contents raise for a damaged or foreign file."""
+
+
+def unreadable(path: str | Path, err: Exception) -> ConfigError:
+    """One line for a checkpoint that cannot be read: the reason's first sentence."""
+    reason = str(err).split(". ")[0].splitlines()[0] if str(err) else type(err).__name__
+    return ConfigError(f"{path} is not a readable recall checkpoint ({reason})")

@@ -12,17 +12,30 @@ value) gets the same one line and exit status.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
+from typing import NoReturn
 
-from hydra.errors import HydraException, OverrideParseException
+from hydra.core.hydra_config import HydraConfig
 
 from recall.config import compose
 from recall.errors import ConfigError
+from recall.runs import write_atomically
 
 EXIT_ERROR = 2  # bad input: nothing was started, nothing written
 EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports it
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse for the scripts that are not Hydra entry points: a usage error is one line
+    (what is wrong, and where the usage is), not the usage block, and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr)
+        sys.exit(EXIT_ERROR)
 
 
 @contextmanager
@@ -39,6 +52,24 @@ def reported(program: str, on_interrupt: str = "") -> Iterator[None]:
         sys.exit(EXIT_INTERRUPTED)
 
 
+@contextmanager
+def sweep_job(program: str) -> Iterator[None]:
+    """One job of a `-m` sweep: its failure (a bad value for this job, a crash) is one line
+    on stderr and a `<sweep dir>/<job>.failed` file, and the sweep goes on to the next job;
+    the sweep's summary lists the failed jobs (recall.compare.SweepSummary)."""
+    try:
+        yield
+    except Exception as err:  # noqa: BLE001 (any failure of one job must not stop the others)
+        hydra = HydraConfig.get()
+        first = str(err).splitlines()[0] if str(err) else ""
+        known = isinstance(err, ConfigError | OSError)
+        reason = first if known else f"{type(err).__name__}: {first}".rstrip(": ")
+        overrides = " ".join(hydra.overrides.task)
+        print(f"{program}: job {hydra.job.num} ({overrides}) failed: {reason}", file=sys.stderr)
+        failed = Path(hydra.sweep.dir) / f"{hydra.job.num}.failed"
+        write_atomically(failed, f"{overrides}\n{reason}\n")
+
+
 def checked_command_line(program: str, config: str, argv: Sequence[str]) -> None:
     """Compose `config` with the command line's overrides, reporting Hydra's errors as
     one line and exit status 2. Flags (-m, --help, ...) and hydra.* overrides are left to
@@ -46,17 +77,4 @@ def checked_command_line(program: str, config: str, argv: Sequence[str]) -> None
     if any(a.startswith("-") or a.lstrip("+~").startswith("hydra") for a in argv):
         return
     with reported(program):
-        try:
-            compose(config, argv)
-        except HydraException as err:
-            raise ConfigError(hydra_message(err)) from None
-
-
-def hydra_message(err: HydraException) -> str:
-    """Hydra's message on one line: without its search path, options listed inline."""
-    lines = [ln.strip() for ln in str(err).split("Config search path:")[0].splitlines()]
-    lines = [ln for ln in lines if ln]
-    if len(lines) > 1 and lines[1].startswith("Available options"):
-        return f"{lines[0]}; {lines[1].rstrip(':').lower()}: {', '.join(lines[2:])}"
-    prefix = "cannot parse an override: " if isinstance(err, OverrideParseException) else ""
-    return prefix + " ".join(ln if ln.endswith(".") else f"{ln};" for ln in lines).rstrip(";")
+        compose(config, argv)

@@ -13,7 +13,6 @@ last job ends (`SweepSummary`, a Hydra callback).
 
 from __future__ import annotations
 
-import argparse
 import csv
 import io
 import json
@@ -26,7 +25,7 @@ import numpy as np
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig, OmegaConf
 
-from recall.cli import reported
+from recall.cli import ArgumentParser, reported
 from recall.data.distributions import BUCKETS
 from recall.errors import ConfigError
 from recall.finetune import interference_summary
@@ -146,7 +145,7 @@ def compare(runs: Sequence[RunFolder], out: Path) -> tuple[list[dict[str, Any]],
     kinds = {run.is_finetuning for run in runs}
     if len(kinds) > 1:
         raise ConfigError("cannot compare fine-tuning runs with training runs; give one kind")
-    configs = [OmegaConf.to_container(OmegaConf.load(r.config)) for r in runs]
+    configs = [OmegaConf.to_container(r.load_config()) for r in runs]
     varied = varied_parameters(configs)
     summarize = summarize_finetune_run if kinds == {True} else summarize_run
     rows = [summarize(r, c, varied) for r, c in zip(runs, configs, strict=True)]
@@ -206,16 +205,22 @@ class SweepSummary(Callback):
         sweep = Path(config.hydra.sweep.dir)
         try:
             rows, fit = compare(find_runs([sweep]), sweep)
+            print(format_table(rows, fit))
+            print(f"recall: sweep summary in {sweep / 'summary.csv'}", flush=True)
         except ConfigError as err:
             print(f"recall: no sweep summary: {err}", file=sys.stderr)
-            return
-        print(format_table(rows, fit))
-        print(f"recall: sweep summary in {sweep / 'summary.csv'}", flush=True)
+        failed = sorted(sweep.glob("*.failed"), key=lambda p: int(p.stem))
+        for path in failed:
+            overrides, reason = path.read_text().splitlines()[:2]
+            print(f"recall: job {path.stem} ({overrides}) failed: {reason}", file=sys.stderr)
+        if failed:  # the sweep's exit status says so too
+            print(f"recall: {len(failed)} job(s) of the sweep failed", file=sys.stderr)
+            sys.exit(1)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="recall-compare", description="Compare training runs side by side."
     )
     parser.add_argument("folders", nargs="+", help="run folders, or folders holding runs")

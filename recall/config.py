@@ -4,34 +4,69 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
-import types
-import typing
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from hydra import compose as hydra_compose
 from hydra import initialize_config_dir
+from hydra.errors import HydraException, OverrideParseException
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import OmegaConfBaseException
 
+from recall import schema
 from recall.errors import ConfigError
 
 CONFIG_DIR = Path(__file__).resolve().parents[1] / "configs"
 """The Hydra configs (the repository's configs/, found through the editable install)."""
+schema.register()  # before any config is composed: the YAML files name their schema
 
 
 def compose(name: str, overrides: Sequence[str] = ()) -> DictConfig:
     """One of the top-level configs (train, finetune) with command-line style overrides,
-    as its console script would see it: for notebooks, tests and the reproduction."""
+    as its console script would see it: for notebooks, tests and the reproduction.
+    What Hydra rejects (an unknown key or option, a value of the wrong type, an override
+    it cannot parse) is a ConfigError with Hydra's message on one line."""
     with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR)):
-        return hydra_compose(name, overrides=list(overrides))
+        try:
+            return hydra_compose(name, overrides=list(overrides))
+        except HydraException as err:
+            raise ConfigError(hydra_message(err)) from None
+
+
+def hydra_message(err: HydraException) -> str:
+    """Hydra's message on one line: without its search path, options listed inline, and
+    for a value the schema rejects, the override and why (OmegaConf's reason)."""
+    merging = str(err).startswith("Error merging")
+    if merging and isinstance(err.__cause__, OmegaConfBaseException):
+        what = str(err).splitlines()[0].removeprefix("Error merging override ")
+        return f"{what}: {str(err.__cause__).splitlines()[0]}"
+    lines = [ln.strip() for ln in str(err).split("Config search path:")[0].splitlines()]
+    lines = [ln for ln in lines if ln]
+    if len(lines) > 1 and lines[1].startswith("Available options"):
+        return f"{lines[0]}; {lines[1].rstrip(':').lower()}: {', '.join(lines[2:])}"
+    prefix = "cannot parse an override: " if isinstance(err, OverrideParseException) else ""
+    return prefix + " ".join(ln if ln.endswith(".") else f"{ln};" for ln in lines).rstrip(";")
+
+
+def typed(schema_type: type, *configs: Any) -> DictConfig:
+    """`configs` merged in order onto `schema_type` (recall/schema.py): what composing checks,
+    for configs made outside Hydra (a resumed run's saved config and its overrides, an
+    ensemble's members); a value of the wrong type is a one-line ConfigError."""
+    try:
+        return OmegaConf.merge(OmegaConf.structured(schema_type), *configs)
+    except OmegaConfBaseException as err:
+        key = getattr(err, "full_key", None)
+        raise ConfigError(f"{key}: {str(err).splitlines()[0]}" if key else str(err)) from None
 
 
 def to_dataclasses(node: DictConfig, path: str, *classes: type, **extra: Any) -> list[Any]:
     """Split one flat config section over `classes` by field name.
 
-    A key no class knows is an error naming it and the known keys; `extra` values go to
-    every class that has such a field (e.g. the run seed).
+    Types were checked when the config was composed (recall/schema.py); a key no class
+    knows (one forced in with `+`, or from an old run's config.yaml) is an error naming it
+    and the known keys; `extra` values go to every class that has such a field (e.g. the
+    run seed).
     """
     values = OmegaConf.to_container(node, resolve=True)
     known = [f.name for cls in classes for f in dataclasses.fields(cls) if f.name not in extra]
@@ -41,48 +76,8 @@ def to_dataclasses(node: DictConfig, path: str, *classes: type, **extra: Any) ->
     built = []
     for cls in classes:
         names = {f.name for f in dataclasses.fields(cls)}
-        kwargs = {k: v for k, v in {**values, **extra}.items() if k in names}
-        for key, hint in typing.get_type_hints(cls).items():
-            if key in values and not matches(values[key], hint):
-                raise ConfigError(f"{path}.{key}={values[key]!r} must be {described(hint)}")
-        built.append(cls(**kwargs))
+        built.append(cls(**{k: v for k, v in {**values, **extra}.items() if k in names}))
     return built
-
-
-def matches(value: Any, hint: Any) -> bool:
-    """Whether a config value has a field's declared type (ints count as floats; types
-    this does not know, such as nested dataclasses, are left to the class)."""
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        return any(matches(value, a) for a in args)
-    if hint is type(None):
-        return value is None
-    if hint in (int, float, bool, str):
-        if isinstance(value, bool) != (hint is bool):
-            return False
-        return isinstance(value, (int, float) if hint is float else hint)
-    if origin in (list, tuple, Sequence):
-        if not isinstance(value, list | tuple):
-            return False
-        if origin is tuple and args and args[-1] is not Ellipsis:
-            return len(value) == len(args) and all(map(matches, value, args))
-        return all(matches(v, args[0]) for v in value) if args else True
-    if origin in (dict, Mapping):
-        return isinstance(value, dict)
-    return True
-
-
-def described(hint: Any) -> str:
-    """A type as a config user reads it: "an integer", "a list of numbers or null"."""
-    names = {int: "an integer", float: "a number", bool: "true or false", str: "a string"}
-    origin, args = typing.get_origin(hint), typing.get_args(hint)
-    if origin in (typing.Union, types.UnionType):
-        return " or ".join("null" if a is type(None) else described(a) for a in args)
-    if origin is tuple and args and args[-1] is not Ellipsis:
-        return f"a list of {len(args)} {described(args[0]).split(' ', 1)[1]}s"
-    if origin in (list, tuple, Sequence) and args:
-        return f"a list of {described(args[0]).split(' ', 1)[1]}s"
-    return names.get(hint, getattr(hint, "__name__", str(hint)))
 
 
 def call_registered(

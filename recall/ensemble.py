@@ -24,6 +24,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 
 from recall.checkpoints import RunCheckpoints, checkpoint_step, partial_file, weights_file
+from recall.config import typed
 from recall.data.corpus import Corpus
 from recall.data.ensemble import EnsembleDataModule
 from recall.data.population import generate_population
@@ -40,6 +41,7 @@ from recall.loggers import run_loggers
 from recall.model.ensemble import EnsembleModule
 from recall.model.module import RecallModule
 from recall.runs import RunFolder, removed_on_failure
+from recall.schema import TrainSchema
 from recall.settings import validate
 
 VARYING = ("seed", "data.distribution", "schedule", "optim")
@@ -66,7 +68,7 @@ def member_configs(cfg: DictConfig, root: Path) -> list[DictConfig]:
         for seed in seeds:
             parts = [f"member_{index}"] if variant is not None else []
             parts += [f"seed_{seed}"] if seed is not None else []
-            member = OmegaConf.merge(cfg, variant or {}, {"seeds": None, "members": None})
+            member = typed(TrainSchema, cfg, variant or {}, {"seeds": None, "members": None})
             member.seed = seed if seed is not None else member.seed
             member.ckpt_path = None
             member.run_dir = str(root / "_".join(parts))

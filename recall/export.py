@@ -13,7 +13,6 @@ offline. Writing it needs only torch and safetensors, not `transformers`.
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 import shutil
@@ -23,7 +22,7 @@ from pathlib import Path
 import torch
 from safetensors.torch import save_file
 
-from recall.cli import reported
+from recall.cli import ArgumentParser, reported
 from recall.errors import ConfigError
 from recall.model.gpt import GPT, GPTConfig
 from recall.model.module import checkpoint_model
@@ -200,7 +199,7 @@ def _dump(path: Path, data: dict) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="recall-export",
         description="Write one checkpoint of a run as a Hugging Face transformers model folder.",
     )

@@ -39,7 +39,7 @@ from omegaconf import DictConfig, OmegaConf
 from recall.cadence import Cadence
 from recall.callbacks.interference import CIRCUITS, Interference
 from recall.checkpoints import checkpoint_step
-from recall.cli import checked_command_line, reported
+from recall.cli import checked_command_line, reported, sweep_job
 from recall.config import CONFIG_DIR, to_dataclasses
 from recall.data.corpus import Corpus
 from recall.data.datamodule import LoaderConfig
@@ -97,7 +97,7 @@ def load_start(start: str) -> Start:
             f"{model.config.max_len}, its run's corpus {expected[0]} and {expected[1]}: the "
             "checkpoint does not belong to this run"
         )
-    peak_lr = OmegaConf.select(OmegaConf.load(run.config), "optim.lr")
+    peak_lr = OmegaConf.select(run.load_config(), "optim.lr")
     if not isinstance(peak_lr, int | float) or peak_lr <= 0:
         raise ConfigError(
             f"{run.config} has no positive optim.lr to scale by lr_ratio; give optim.lr="
@@ -112,7 +112,7 @@ def check_finetune_config(cfg: DictConfig) -> None:
             "start= is required: the trained run folder (or checkpoint) to start from"
         )
     n_new = cfg.new_individuals
-    if n_new is not None and (isinstance(n_new, bool) or not isinstance(n_new, int) or n_new < 0):
+    if n_new is not None and n_new < 0:  # its type: recall/schema.py
         raise ConfigError(
             f"new_individuals={n_new} must be a count >= 0 (0: the control) or null "
             "(new_fraction x the starting run's individuals)"
@@ -332,8 +332,9 @@ def attention_stability(run: RunFolder, control: RunFolder) -> dict[str, dict[st
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="finetune")
 def _hydra_main(cfg: DictConfig) -> None:
     quiet_lightning()
-    with reported("recall-finetune"):
-        if HydraConfig.get().mode == RunMode.MULTIRUN:
+    sweep = HydraConfig.get().mode == RunMode.MULTIRUN
+    with sweep_job("recall-finetune") if sweep else reported("recall-finetune"):
+        if sweep:
             cfg.run_dir = HydraConfig.get().runtime.output_dir
         finetune(cfg)
 

@@ -42,7 +42,7 @@ def prepare_run_folder(cfg: DictConfig) -> tuple[RunFolder, bool]:
     """The run folder to write into and whether it was made by this call (not a resume)."""
     if cfg.ckpt_path:
         run = RunFolder.of_checkpoint(cfg.ckpt_path)
-        saved = OmegaConf.to_container(OmegaConf.load(run.config))
+        saved = OmegaConf.to_container(run.load_config())
         current = OmegaConf.to_container(cfg, resolve=True)
         for key in RESUME_FIXED:
             if saved.get(key) != current.get(key):

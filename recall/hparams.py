@@ -66,7 +66,7 @@ def log_hparams(run: RunFolder, summary: dict) -> None:
     `summary` is what train.summarize writes to phases.json. Called again (a resumed run
     that finishes again), the new session replaces the earlier one.
     """
-    config = OmegaConf.to_container(OmegaConf.load(run.config), resolve=True)
+    config = OmegaConf.to_container(run.load_config(), resolve=True)
     tags = outcome_tags(run)
     experiment, start, end = hparams(dict(flat_config(config)), dict.fromkeys(tags, 0.0))
     step = int(summary.get("final_step", 0))

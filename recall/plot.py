@@ -13,13 +13,12 @@ fine-tuning sweeps, interference.
 
 from __future__ import annotations
 
-import argparse
 from collections.abc import Sequence
 from pathlib import Path
 
 from matplotlib.figure import Figure
 
-from recall.cli import reported
+from recall.cli import ArgumentParser, reported
 from recall.compare import compare, find_runs
 from recall.errors import ConfigError
 from recall.plots.dynamics import attention_figure, buckets_figure, hallucination_figure
@@ -67,7 +66,7 @@ def plot_folder(folder: Path) -> list[Path]:
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="recall-plot", description="Paper-style figures (PNG and PDF) from run folders."
     )
     parser.add_argument("folder", type=Path, help="a run folder or a folder holding runs")

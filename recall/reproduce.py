@@ -14,14 +14,13 @@ Then <out>/report.md (verdicts, intervals, per-seed details, figures) and
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
-from recall.cli import reported
+from recall.cli import ArgumentParser, reported
 from recall.config import compose
 from recall.ensemble import train_ensemble
 from recall.findings import FINDINGS
@@ -206,7 +205,7 @@ def reproduce(
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point."""
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="recall-reproduce",
         description="Reproduce every finding of the study at small scale into report.md.",
     )

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import yaml
 from omegaconf import DictConfig, OmegaConf
 
 from recall.checkpoints import INITIAL_CHECKPOINT
@@ -35,6 +36,8 @@ from recall.data.datamodule import LoaderConfig
 from recall.data.population import PopulationConfig, generate_population
 from recall.errors import ConfigError
 from recall.phases import PhaseConfig, Phases, detect_phases
+
+DAMAGED = "restore the file or train the run again"
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ class RunFolder:
     @property
     def is_ensemble(self) -> bool:
         """An ensemble's own folder (recall.ensemble): its members are run folders inside."""
-        config = OmegaConf.load(self.config)
+        config = self.load_config()
         return bool(config.get("seeds") or config.get("members"))
 
     @property
@@ -78,16 +81,40 @@ class RunFolder:
             raise ConfigError(f"{checkpoint} is not inside a run folder (no {run.config} found)")
         return run
 
+    def load_config(self) -> DictConfig:
+        """The run's resolved config.yaml; a damaged file is a one-line ConfigError."""
+        try:
+            return OmegaConf.load(self.config)
+        except yaml.YAMLError as err:
+            reason = str(err).splitlines()[0]
+            raise ConfigError(f"{self.config} is not a readable config ({reason})") from None
+
     def curve(self, metric: str) -> tuple[np.ndarray, np.ndarray]:
         """(steps, values) of one metric, rows where it was logged, in step order."""
         steps, values = [], []
-        with self.metrics.open(newline="") as f:
-            for row in csv.DictReader(f):
-                if row.get(metric) not in (None, ""):
-                    steps.append(int(row["step"]))
-                    values.append(float(row[metric]))
+        for row in self._rows():
+            if row.get(metric) not in (None, ""):
+                steps.append(int(row["step"]))
+                values.append(float(row[metric]))
         order = np.argsort(steps, kind="stable")
         return np.asarray(steps)[order], np.asarray(values)[order]
+
+    def _rows(self) -> Iterator[dict[str, str]]:
+        """metrics.csv's rows, each checked whole. A last row cut short is what a kill while
+        rows were appended leaves (resuming drops it too): it is skipped. A header without
+        `step` or a bad row before the last means the file was damaged: a ConfigError."""
+        with self.metrics.open(newline="") as f:
+            reader = csv.DictReader(f)
+            if "step" not in (reader.fieldnames or []):
+                raise ConfigError(f"{self.metrics} has no header with a step column: {DAMAGED}")
+            cut = None
+            for row in reader:
+                if cut is not None:
+                    raise ConfigError(f"{self.metrics} is damaged at line {cut}: {DAMAGED}")
+                if None in row or None in row.values() or not row["step"].isdigit():
+                    cut = reader.line_num
+                    continue
+                yield row
 
     def columns(self, prefix: str = "") -> list[str]:
         """Metrics in metrics.csv whose names start with `prefix`, in logging order."""
@@ -98,13 +125,17 @@ class RunFolder:
     def detected_phases(self) -> Phases:
         """Phase boundaries of a training run's seen attribute loss, by its own detector
         settings (the same as its phases.json, also while the run is still going)."""
-        settings = OmegaConf.load(self.config).phases
+        settings = self.load_config().phases
         steps, loss = self.curve("seen/attr_loss")
         baseline = self.read_json(self.corpus)["baseline"]
         return detect_phases(steps, loss, baseline, PhaseConfig(**settings))
 
     def read_json(self, path: Path) -> dict:
-        return json.loads(path.read_text())
+        try:
+            return json.loads(path.read_text())
+        except json.JSONDecodeError as err:
+            damaged = f"{path} is not valid JSON ({err}); the run folder is damaged"
+            raise ConfigError(damaged) from None
 
     def write_json(self, path: Path, data: dict) -> None:
         write_atomically(path, json.dumps(data, indent=2, default=_json_default) + "\n")
@@ -130,7 +161,7 @@ def regenerate_corpus(run: RunFolder) -> tuple[Corpus, LoaderConfig]:
     """The corpus a run trained on, regenerated from its config and checked against it."""
     if not run.config.is_file() or not run.corpus.is_file():
         raise ConfigError(f"{run.path} is not a run folder (needs config.yaml and corpus.json)")
-    config = OmegaConf.load(run.config)
+    config = run.load_config()
     population_config, loader = to_dataclasses(
         config.data, "data", PopulationConfig, LoaderConfig, seed=config.seed
     )

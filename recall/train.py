@@ -21,8 +21,8 @@ from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
 from recall.checkpoints import checkpoint_step
-from recall.cli import checked_command_line, reported
-from recall.config import CONFIG_DIR
+from recall.cli import checked_command_line, reported, sweep_job
+from recall.config import CONFIG_DIR, typed
 from recall.data.corpus import Corpus
 from recall.data.population import generate_population
 from recall.ensemble import train_ensemble
@@ -36,6 +36,7 @@ from recall.fitting import (
     summarize,
 )
 from recall.runs import RunFolder, removed_on_failure
+from recall.schema import TrainSchema
 from recall.settings import Settings, validate
 
 
@@ -87,17 +88,20 @@ def resume_config(saved: DictConfig, overrides: list[str]) -> DictConfig:
     for key, _ in pairs:
         if isinstance(OmegaConf.select(saved, key), DictConfig):
             raise ConfigError(f"resuming cannot switch the config group '{key}'; start a new run")
-    return OmegaConf.merge(saved, OmegaConf.from_dotlist([f"{k}={v}" for k, v in pairs]))
+    changes = OmegaConf.from_dotlist([f"{k}={v}" for k, v in pairs])
+    return typed(TrainSchema, saved, changes)
 
 
 @hydra.main(version_base="1.3", config_path=str(CONFIG_DIR), config_name="train")
 def _hydra_main(cfg: DictConfig) -> None:
     quiet_lightning()
-    with reported("recall-train", "resume with ckpt_path=<run>/checkpoints/last.ckpt"):
+    sweep = HydraConfig.get().mode == RunMode.MULTIRUN
+    resume = "resume with ckpt_path=<run>/checkpoints/last.ckpt"
+    with sweep_job("recall-train") if sweep else reported("recall-train", resume):
         if cfg.ckpt_path:  # resume with the run's own config, plus what the command line changes
-            saved = OmegaConf.load(RunFolder.of_checkpoint(cfg.ckpt_path).config)
+            saved = RunFolder.of_checkpoint(cfg.ckpt_path).load_config()
             cfg = resume_config(saved, list(HydraConfig.get().overrides.task))
-        elif HydraConfig.get().mode == RunMode.MULTIRUN:
+        elif sweep:
             if launches_processes(cfg.trainer):
                 raise ConfigError(
                     "a -m sweep cannot launch DDP processes itself (each would re-run the "

@@ -60,6 +60,30 @@ def multirun(folder, *overrides: str, max_steps: int = 200) -> str:
     return result.stdout
 
 
+def test_a_failed_job_is_reported_and_the_sweep_goes_on(tmp_path):
+    command = [sys.executable, "-c", "from recall.train import main; main()", "-m", *TINY_RUN]
+    result = subprocess.run(
+        [
+            *command,
+            "data.n_individuals=-5,40",  # job 0 cannot start; job 1 can
+            "trainer.max_steps=20",
+            "callbacks=none",
+            f"hydra.sweep.dir={tmp_path}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 1
+    failure = "job 0 (data.n_individuals=-5 "
+    lines = [ln for ln in result.stderr.splitlines() if failure in ln]
+    assert len(lines) == 2  # when it fails, and again in the sweep's summary
+    assert all(ln.endswith("failed: data.n_individuals=-5 must be positive") for ln in lines)
+    assert RunFolder(tmp_path / "1").finished
+    assert (tmp_path / "0.failed").is_file() and not RunFolder(tmp_path / "0").finished
+    assert (tmp_path / "summary.csv").read_text().count("\n") == 2  # header and job 1
+
+
 @pytest.fixture(scope="module")
 def sweep(tmp_path_factory):
     folder = tmp_path_factory.mktemp("sweep") / "multirun"

@@ -5,9 +5,11 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
+from recall import analyze, compare, export, plot, reproduce
 from recall.cli import checked_command_line
 from recall.config import CONFIG_DIR
 from recall.config import compose as train_config
+from recall.ensemble import member_configs
 from recall.errors import ConfigError
 from recall.fitting import prepare_run_folder
 from recall.settings import validate
@@ -29,6 +31,23 @@ def test_every_config_composes_and_validates(group, option):
         cfg = compose("train", overrides=overrides)
     settings = validate(cfg)
     assert settings.max_steps > 0
+
+
+@pytest.mark.parametrize(
+    ("config", "required"), [("train", []), ("finetune", ["start"]), ("generate", ["out"])]
+)
+def test_each_top_level_yaml_gives_every_schema_key_a_value(config, required):
+    """The schema (recall/schema.py) holds types only: every default is in the YAML files,
+    and only what the user must give stays missing."""
+    assert sorted(OmegaConf.missing_keys(train_config(config))) == required
+
+
+def test_a_resumed_or_ensemble_config_is_typed_too(make_cfg, tmp_path):
+    saved = OmegaConf.create(OmegaConf.to_container(make_cfg()))  # as config.yaml reloads it
+    with pytest.raises(ConfigError, match="eval.every: Value 'many'"):
+        validate(resume_config(saved, ["ckpt_path=/x/last.ckpt", "eval.every=many"]))
+    with pytest.raises(ConfigError, match="optim.lr: Value 'fast'"):
+        member_configs(make_cfg("members=[{optim:{lr:fast}}]"), tmp_path)
 
 
 @pytest.mark.parametrize("launcher", ["local", "slurm"])
@@ -75,16 +94,22 @@ def test_paper_experiment_matches_the_study():
         ("model.n_head=5", "divisible"),
         ("trainer.max_steps=0", "trainer.max_steps=0 must be positive"),
         ("eval.spacing=cubic", "eval.spacing"),
-        ("data.n_individuals=abc", "data.n_individuals='abc' must be an integer"),
-        ("optim.lr=fast", "optim.lr='fast' must be a number"),
-        ("optim.betas=[0.9]", r"optim.betas=\[0.9\] must be a list of 2 numbers"),
-        ("optim.betas=[2,0.9]", r"optim.betas=\[2, 0.9\] must each be in \[0, 1\)"),
+        ("data.n_individuals=abc", "data.n_individuals=abc: Value 'abc' of type 'str' could not"),
+        ("optim.lr=fast", "optim.lr=fast: Value 'fast' of type 'str' could not be converted"),
+        ("optim.lr=null", "optim.lr=null: field 'optim.lr' is not Optional"),
+        ("optim.betas=[0.9]", r"optim.betas=\[0.9\] must be two numbers in \[0, 1\)"),
+        ("optim.betas=[2,0.9]", r"optim.betas=\[2.0, 0.9\] must be two numbers in \[0, 1\)"),
         ("optim.weight_decay=-0.1", "optim.weight_decay=-0.1 must be >= 0"),
-        ("data.frequency_buckets=abc", "must be a list of 2 numbers"),
-        ("eval.every=often", "eval.every='often' must be an integer"),
-        ("phases.patience=1.5", "phases.patience=1.5 must be an integer"),
+        ("data.frequency_buckets=abc", "data.frequency_buckets=abc: Invalid value assigned"),
+        ("data.frequency_buckets=[0.1]", "must be two rank quantiles"),
+        ("eval.every=often", "eval.every=often: Value 'often' of type 'str' could not"),
+        ("phases.patience=1.5", "phases.patience=1.5: Value '1.5' of type 'float' could not"),
+        ("model.n_layer=two", "model.n_layer=two: Value 'two' of type 'str' could not"),
+        ("callbacks.attention.enabled=maybe", "enabled=maybe: Value 'maybe' is not a valid bool"),
+        ("data.colour=red", "Could not override 'data.colour'"),
+        ("seeds=[a,b]", "seeds=\\[a,b\\]: Value 'a' of type 'str' could not"),
         ("eval_batch_size=0", "eval_batch_size=0 must be a positive integer"),
-        ("patching.step=late", "patching.step='late' must be an integer or null"),
+        ("patching.step=late", "patching.step=late: Value 'late' of type 'str' could not"),
     ],
 )
 def test_bad_configs_fail_validation_with_one_clear_message(make_cfg, override, message):
@@ -154,6 +179,25 @@ def test_what_hydra_rejects_is_one_line_and_exit_2(capsys, tmp_path, argv, messa
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("recall-train: error: ") and message in lines[0]
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(
+    ("main", "argv", "message"),
+    [
+        (reproduce.main, ["--seeds", "0"], "--seeds must be at least 1"),
+        (plot.main, [], "the following arguments are required: folder"),
+        (compare.main, ["--nope", "x"], "unrecognized arguments: --nope"),
+        (analyze.main, [], "the following arguments are required"),
+        (export.main, [], "the following arguments are required"),
+    ],
+)
+def test_a_usage_error_is_one_line_and_exit_2(capsys, main, argv, message):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and ": error: " in lines[0] and message in lines[0]
+    assert lines[0].endswith("--help)")
 
 
 def test_only_ddp_over_several_devices_launches_processes(monkeypatch):

@@ -193,10 +193,11 @@ def test_incompatible_checkpoint_is_refused_before_anything_runs(pretrained, tmp
         ("start=/no/such/run", "checkpoint not found"),
         ("replay=-1", "replay=-1"),
         ("new_individuals=-1", "new_individuals=-1 must be a count"),
-        ("new_individuals=2.5", "new_individuals=2.5 must be a count"),
-        ("new_fraction=0", "new_fraction=0 must be in"),
+        ("new_individuals=2.5", "new_individuals=2.5: Value '2.5' of type 'float' could not"),
+        ("control=perhaps", "control=perhaps: Value 'perhaps' is not a valid bool"),
+        ("new_fraction=0", "new_fraction=0.0 must be in"),
         ("new_fraction=1.5", "new_fraction=1.5 must be in"),
-        ("lr_ratio=0", "lr_ratio=0 must be positive"),
+        ("lr_ratio=0", "lr_ratio=0.0 must be positive"),
         ("lr_ratio=-0.1", "lr_ratio=-0.1 must be positive"),
         ("control=true new_individuals=0", "already the control"),
         ("new_individuals=100000", "name pools too small"),
@@ -215,8 +216,8 @@ def test_bad_finetuning_config_is_refused(pretrained, tmp_path, override, messag
     [
         ([], "start= is required"),
         (["replay=-1"], "replay=-1"),
-        (["new_fraction=2"], "new_fraction=2 must be in (0, 1]"),
-        (["lr_ratio=0"], "lr_ratio=0 must be positive"),
+        (["new_fraction=2"], "new_fraction=2.0 must be in (0, 1]"),
+        (["lr_ratio=0"], "lr_ratio=0.0 must be positive"),
     ],
 )
 def test_cli_errors_are_one_line(pretrained, tmp_path, overrides, message):

@@ -16,6 +16,8 @@ from recall.model.module import checkpoint_model
 from recall.runs import RunFolder
 
 PERIODIC = re.compile(r"step(\d{6})\.ckpt")
+MIN_SNAPSHOTS = 4  # the untrained model and three trained: a token's trend fit over the
+# trained ones needs a degree of freedom
 ANALYSIS_STREAM = 2  # the inputs' random stream, apart from training (0) and evaluation (1)
 
 
@@ -35,10 +37,11 @@ def snapshots(run: RunFolder) -> list[Snapshot]:
         for p in run.checkpoints.glob("step*.ckpt")
         if (m := PERIODIC.fullmatch(p.name))
     )
-    if len(found) < 2:
+    if len(found) < MIN_SNAPSHOTS:
         raise ConfigError(
-            f"{run.path} has {len(found)} step checkpoint(s); analyses need at least two "
-            "(train with checkpoint.every_n_steps= smaller than trainer.max_steps)"
+            f"{run.path} has {len(found)} step checkpoint(s); analyses need at least "
+            f"{MIN_SNAPSHOTS} (train with checkpoint.every_n_steps= at most a third of "
+            "trainer.max_steps)"
         )
     return found
 

@@ -34,8 +34,8 @@ class LoaderConfig:
     def __post_init__(self) -> None:
         if self.batch_size <= 0:
             raise ConfigError(f"data.batch_size={self.batch_size} must be positive")
-        head, torso = self.frequency_buckets
-        if not 0 < head < torso < 1:
+        buckets = self.frequency_buckets
+        if len(buckets) != 2 or not 0 < buckets[0] < buckets[1] < 1:
             raise ConfigError(
                 f"data.frequency_buckets={list(self.frequency_buckets)} must be two rank "
                 "quantiles 0 < head < torso < 1, e.g. [0.1, 0.5]"

@@ -22,7 +22,7 @@ def final(run: RunFolder, metric: str) -> float:
 
 def setting(run: RunFolder, key: str) -> Any:
     """A value of the run's resolved config, by dotted key."""
-    return OmegaConf.select(OmegaConf.load(run.config), key)
+    return OmegaConf.select(run.load_config(), key)
 
 
 def onset(run: RunFolder) -> int | None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import pickle
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from recall.callbacks.base import DynamicsCallback
+from recall.checkpoints import UNREADABLE, unreadable
 from recall.data.corpus import BiographyBatch
 from recall.errors import ConfigError
 from recall.flops import training_flops
@@ -39,9 +39,9 @@ class OptimConfig:
             )
         if self.weight_decay < 0:
             raise ConfigError(f"optim.weight_decay={self.weight_decay} must be >= 0")
-        if not all(0 <= b < 1 for b in self.betas):
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ConfigError(
-                f"optim.betas={list(self.betas)} must each be in [0, 1), e.g. [0.9,0.95]"
+                f"optim.betas={list(self.betas)} must be two numbers in [0, 1), e.g. [0.9,0.95]"
             )
 
     def lr_factor(self, step: int, max_steps: int) -> float:
@@ -233,6 +233,6 @@ def checkpoint_model(path: str | Path) -> GPT:
         prefix = "model."
         weights = checkpoint["state_dict"].items()
         model.load_state_dict({k[len(prefix) :]: v for k, v in weights if k.startswith(prefix)})
-    except (OSError, KeyError, TypeError, RuntimeError, pickle.UnpicklingError) as err:
-        raise ConfigError(f"{path} is not a readable recall checkpoint ({err})") from None
+    except UNREADABLE as err:
+        raise unreadable(path, err) from None
     return model
