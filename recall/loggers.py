@@ -23,7 +23,7 @@ from torch import Tensor
 from torch.utils.tensorboard import SummaryWriter
 
 from recall.callbacks.attention import CIRCUITS, METRICS
-from recall.runs import write_atomically
+from recall.runs import read_metrics, write_atomically
 
 
 def _chart(*tags: str) -> list:
@@ -84,7 +84,7 @@ class RunCSVLogger(Logger):
             if resume_step is None:
                 self.path.unlink()
             else:
-                columns, rows = _read(self.path)
+                columns, rows = read_metrics(self.path)
                 self._rewrite(columns, [r for r in rows if int(r["step"]) <= resume_step])
 
     @property
@@ -117,7 +117,7 @@ class RunCSVLogger(Logger):
             return
         new = sorted({k for row in self._pending for k in row} - set(self._columns))
         if new or not self.path.is_file():
-            _, rows = _read(self.path) if self.path.is_file() else ([], [])
+            _, rows = read_metrics(self.path) if self.path.is_file() else ([], [])
             self._rewrite(sorted({*self._columns, *new}), rows + self._pending)
         else:
             with self.path.open("a", newline="") as f:
@@ -135,14 +135,6 @@ class RunCSVLogger(Logger):
         writer.writeheader()
         writer.writerows(rows)
         write_atomically(self.path, text.getvalue())
-
-
-def _read(path: Path) -> tuple[list[str], list[dict[str, Any]]]:
-    """Header and rows of a metrics.csv; a last row cut short by a kill is left out."""
-    with path.open(newline="") as f:
-        reader = csv.DictReader(f)
-        rows = [row for row in reader if None not in row.values() and row["step"].isdigit()]
-        return list(reader.fieldnames or []), rows
 
 
 class RunTensorBoardLogger(TensorBoardLogger):

@@ -92,29 +92,12 @@ class RunFolder:
     def curve(self, metric: str) -> tuple[np.ndarray, np.ndarray]:
         """(steps, values) of one metric, rows where it was logged, in step order."""
         steps, values = [], []
-        for row in self._rows():
+        for row in read_metrics(self.metrics)[1]:
             if row.get(metric) not in (None, ""):
                 steps.append(int(row["step"]))
                 values.append(float(row[metric]))
         order = np.argsort(steps, kind="stable")
         return np.asarray(steps)[order], np.asarray(values)[order]
-
-    def _rows(self) -> Iterator[dict[str, str]]:
-        """metrics.csv's rows, each checked whole. A last row cut short is what a kill while
-        rows were appended leaves (resuming drops it too): it is skipped. A header without
-        `step` or a bad row before the last means the file was damaged: a ConfigError."""
-        with self.metrics.open(newline="") as f:
-            reader = csv.DictReader(f)
-            if "step" not in (reader.fieldnames or []):
-                raise ConfigError(f"{self.metrics} has no header with a step column: {DAMAGED}")
-            cut = None
-            for row in reader:
-                if cut is not None:
-                    raise ConfigError(f"{self.metrics} is damaged at line {cut}: {DAMAGED}")
-                if None in row or None in row.values() or not row["step"].isdigit():
-                    cut = reader.line_num
-                    continue
-                yield row
 
     def columns(self, prefix: str = "") -> list[str]:
         """Metrics in metrics.csv whose names start with `prefix`, in logging order."""
@@ -139,6 +122,26 @@ class RunFolder:
 
     def write_json(self, path: Path, data: dict) -> None:
         write_atomically(path, json.dumps(data, indent=2, default=_json_default) + "\n")
+
+
+def read_metrics(path: Path) -> tuple[list[str], list[dict[str, str]]]:
+    """A metrics.csv's header and rows, each row checked whole. A last row cut short is
+    what a kill while rows were appended leaves: it is left out (a resume logs it again).
+    A header without `step` or a bad row before the last means the file was damaged: a
+    one-line ConfigError."""
+    with path.open(newline="") as f:
+        reader = csv.DictReader(f)
+        if "step" not in (reader.fieldnames or []):
+            raise ConfigError(f"{path} has no header with a step column: {DAMAGED}")
+        rows, cut = [], None
+        for row in reader:
+            if cut is not None:
+                raise ConfigError(f"{path} is damaged at line {cut}: {DAMAGED}")
+            if None in row or None in row.values() or not row["step"].isdigit():
+                cut = reader.line_num
+            else:
+                rows.append(row)
+        return list(reader.fieldnames), rows
 
 
 def write_atomically(path: Path, text: str) -> None:
