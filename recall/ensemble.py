@@ -89,8 +89,10 @@ def check_members(members: Sequence[DictConfig]) -> None:
                 f"{', '.join(VARYING)}: train the others as separate runs"
             )
     first = members[0]
-    if first.stop_at_acc is not None:
-        raise ConfigError("stop_at_acc cannot be used with seeds: members would stop apart")
+    if first.stop_at_acc is not None or first.stop_at_onset:
+        raise ConfigError(
+            "stop_at_acc and stop_at_onset cannot be used with seeds: members would stop apart"
+        )
     if first.trainer.get("devices", 1) not in (1, "1", "auto"):
         raise ConfigError(
             "ensembles (seeds=...) train on one device: set trainer.devices=1, or run the "

@@ -103,7 +103,7 @@ def run_plan(
                 *scale.get(planned.label, ()),
             ]
             cfg = compose(planned.entry, [*overrides, f"seed={seed}", f"run_dir={run.path}"])
-            if together and cfg.stop_at_acc is None:  # ensemble members cannot stop apart
+            if together and cfg.stop_at_acc is None and not cfg.stop_at_onset:  # cannot stop apart
                 folder = run.path.parent
                 seeding = f"seeds=[{','.join(map(str, seeds))}]"
                 cfg = compose("train", [*overrides, seeding, f"run_dir={folder}"])

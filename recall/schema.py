@@ -48,6 +48,7 @@ class OptimSchema:
     lr: float = MISSING
     warmup_steps: int = MISSING
     min_lr_ratio: float = MISSING
+    decay_steps: int | None = MISSING
     weight_decay: float = MISSING
     betas: list[float] = MISSING
 
@@ -113,6 +114,7 @@ class TrainSchema:
     run_dir: str = MISSING
     ckpt_path: str | None = MISSING
     stop_at_acc: float | None = MISSING
+    stop_at_onset: bool = MISSING
     threads: int | None = MISSING
     compile: Any = MISSING  # false, true or a torch.compile mode name
     optim: OptimSchema = field(default_factory=OptimSchema)

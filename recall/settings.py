@@ -59,12 +59,14 @@ def validate(cfg: DictConfig) -> Settings:
         raise ConfigError(f"eval_batch_size={cfg.eval_batch_size} must be a positive integer")
     if cfg.stop_at_acc is not None and not 0 < cfg.stop_at_acc <= 1:
         raise ConfigError(f"stop_at_acc={cfg.stop_at_acc} must be in (0, 1] or null")
+    if cfg.stop_at_onset and not cfg.callbacks.phases:
+        raise ConfigError("stop_at_onset needs the phase detector: set callbacks.phases=true")
     schedule = build_schedule(
         OmegaConf.to_container(cfg.schedule, resolve=True),
         loader.distribution,
         population.n_individuals,
     )
-    dynamics = dynamics_callbacks(cfg.callbacks, phases, population)
+    dynamics = dynamics_callbacks(cfg.callbacks, phases, population, cfg.stop_at_onset)
     return Settings(
         population,
         loader,
@@ -94,12 +96,12 @@ def validate_fit(cfg: DictConfig) -> int:
 
 
 def dynamics_callbacks(
-    cfg: DictConfig, phases: PhaseConfig, population: PopulationConfig
+    cfg: DictConfig, phases: PhaseConfig, population: PopulationConfig, stop_at_onset: bool
 ) -> list[DynamicsCallback]:
     """The enabled training-dynamics callbacks of the `callbacks` config group."""
     callbacks: list[DynamicsCallback] = []
     if cfg.phases:
-        callbacks.append(PhaseTracker(phases))
+        callbacks.append(PhaseTracker(phases, stop_at_onset))
     if cfg.attention.enabled:
         callbacks.append(AttentionCircuits(cfg.attention.n_biographies, cfg.attention.figure_every))
     if cfg.hallucination.enabled:

@@ -27,6 +27,7 @@ def test_every_config_composes_and_validates(group, option):
     overrides = [f"{group}={option}"]
     if option == "custom":  # needs a weights file
         overrides.append(f"data.distribution.path={CONFIG_DIR}/../tests/data/weights_1000.txt")
+        overrides.append("data.n_individuals=1000")
     with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR)):
         cfg = compose("train", overrides=overrides)
     settings = validate(cfg)
@@ -88,6 +89,8 @@ def test_paper_experiment_matches_the_study():
         ("schedule=sequential schedule.groups=0", "sequential needs 0 < groups"),
         ("schedule=piecewise schedule.pieces.0.step=5", "must start at step 0"),
         ("stop_at_acc=1.5", "stop_at_acc=1.5 must be in"),
+        ("stop_at_onset=true callbacks=none", "stop_at_onset needs the phase detector"),
+        ("optim.decay_steps=0", "optim.decay_steps=0 must be positive"),
         ("+data.attributes.shoe_size=4", "unknown attribute 'shoe_size'"),
         ("data.last_names=2", "name pools too small"),
         ("+data.colour=red", "unknown key data.colour"),

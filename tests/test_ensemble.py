@@ -134,6 +134,9 @@ def test_members_may_differ_only_where_shapes_stay(tmp_path):
     with pytest.raises(ConfigError, match="stop_at_acc"):
         train_ensemble(refused)
     assert not (tmp_path / "refused").exists()  # nothing written
+    refused = compose("train", [f"run_dir={tmp_path}/refused", "seeds=[0,1]", "stop_at_onset=true"])
+    with pytest.raises(ConfigError, match="stop_at_onset"):
+        train_ensemble(refused)
     variants = compose("train", ["members=[{optim:{lr:1e-3}},{optim:{lr:3e-3}}]", "seeds=[0,1]"])
     names = [os.path.basename(m.run_dir) for m in member_configs(variants, tmp_path)]
     assert names == ["member_0_seed_0", "member_0_seed_1", "member_1_seed_0", "member_1_seed_1"]

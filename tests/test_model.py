@@ -68,3 +68,18 @@ def test_bad_shapes_raise():
     model = GPT(GPTConfig(vocab_size=10, max_len=8, n_layer=1, n_head=1, d_model=8))
     with pytest.raises(ValueError, match="exceeds model.max_len"):
         model(torch.zeros(1, 9, dtype=torch.long))
+
+
+def test_learning_rate_schedule_warms_up_then_decays_to_its_floor():
+    from recall.model.module import OptimConfig
+
+    cosine = OptimConfig(warmup_steps=10, min_lr_ratio=0.1)
+    assert cosine.lr_factor(0, 1000) == pytest.approx(0.1)  # 1 / 10 of the way up
+    assert cosine.lr_factor(500, 1000) == pytest.approx(0.55)  # half-way down the cosine
+    assert cosine.lr_factor(1000, 1000) == pytest.approx(0.1)
+    stable = OptimConfig(warmup_steps=10, min_lr_ratio=0.1, decay_steps=200)
+    assert stable.lr_factor(799, 1000) == stable.lr_factor(10, 1000) == 1.0  # constant ...
+    assert stable.lr_factor(900, 1000) == pytest.approx(0.55)  # ... then the same cosine
+    assert stable.lr_factor(1000, 1000) == pytest.approx(0.1)
+    with pytest.raises(ConfigError, match="decay_steps"):
+        OptimConfig(decay_steps=0)

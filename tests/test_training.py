@@ -66,6 +66,17 @@ def test_stop_at_accuracy_ends_the_run_early(make_cfg):
     assert json.loads(run.phases.read_text())["final_step"] == steps[-1]
 
 
+def test_stop_at_onset_ends_the_run_at_the_confirmed_onset(make_cfg):
+    cfg = make_cfg(*TINY_RUN, "trainer.max_steps=1000", "eval.every=25", "stop_at_onset=true")
+    run = train(cfg)
+    phases = run.detected_phases()
+    steps, loss = run.curve("seen/attr_loss")
+    patience = cfg.phases.patience  # the onset is confirmed this many evaluations after it
+    assert phases.knowledge_onset_step is not None and steps[-1] < 1000
+    assert steps[-patience] == phases.knowledge_onset_step
+    assert (loss[-patience:] <= (1 - cfg.phases.knowledge_margin) * phases.baseline).all()
+
+
 def test_dynamics_callbacks_log_to_csv_and_tensorboard(make_cfg):
     run = train(make_cfg(*TINY_RUN, "trainer.max_steps=150", "eval.every=50"))
     header = run.metrics.read_text().splitlines()[0].split(",")

@@ -26,10 +26,13 @@ PHASE_IDS = {"statistics": 0, "plateau": 1, "knowledge": 2}
 class PhaseTracker(DynamicsCallback):
     """Logs `phase` (0 statistics, 1 plateau, 2 knowledge acquisition) at every
     evaluation; a TensorBoard text marker and phase figure when a boundary is first
-    detected, and the final figure at the end."""
+    detected, and the final figure at the end. With `stop_at_onset`, training ends at the
+    evaluation that confirms knowledge onset: a sweep over plateau lengths spends no steps
+    after what it measures."""
 
-    def __init__(self, config: PhaseConfig) -> None:
+    def __init__(self, config: PhaseConfig, stop_at_onset: bool = False) -> None:
         self.config = config
+        self.stop_at_onset = stop_at_onset
         self.steps: list[int] = []
         self.losses: list[float] = []
         self.accs: list[float] = []
@@ -58,6 +61,8 @@ class PhaseTracker(DynamicsCallback):
                 self.marked[name] = boundary
                 self._mark(trainer, step, f"{name} begins at step {boundary}")
                 self._log_figure(trainer, module, step)
+        if self.stop_at_onset and phases.knowledge_onset_step is not None:
+            trainer.should_stop = True
         return {"phase": PHASE_IDS[phase]}
 
     def on_train_end(self, trainer: L.Trainer, module: RecallModule) -> None:

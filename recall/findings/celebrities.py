@@ -42,7 +42,8 @@ class Celebrities(Finding):
         return Measurement(
             relative_shortening(uniform, celebrities),
             f"onset {steps_text(onset(celebrities))} against {steps_text(onset(uniform))} "
-            f"uniform; final accuracy head {final(celebrities, 'seen/attr_acc/head'):.2f}, "
+            f"uniform; at onset (the run's end) accuracy head "
+            f"{final(celebrities, 'seen/attr_acc/head'):.2f}, "
             f"tail {final(celebrities, 'seen/attr_acc/tail'):.2f}",
         )
 

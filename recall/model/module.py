@@ -24,19 +24,24 @@ from recall.model.gpt import GPT, GPTConfig
 
 @dataclass(frozen=True)
 class OptimConfig:
-    """AdamW with linear warm-up then cosine decay to `min_lr_ratio` x lr at max_steps."""
+    """AdamW with linear warm-up then cosine decay to `min_lr_ratio` x lr at max_steps:
+    over every step after warm-up, or with `decay_steps` over only the last ones, the
+    learning rate constant before them (warm-up, stable, decay)."""
 
     lr: float = 3e-3
     warmup_steps: int = 20
     min_lr_ratio: float = 0.1
     weight_decay: float = 0.1
     betas: tuple[float, float] = (0.9, 0.95)
+    decay_steps: int | None = None
 
     def __post_init__(self) -> None:
         if self.lr <= 0 or self.warmup_steps < 0 or not 0 <= self.min_lr_ratio <= 1:
             raise ConfigError(
                 "optim: lr must be positive, warmup_steps >= 0, min_lr_ratio in [0, 1]"
             )
+        if self.decay_steps is not None and self.decay_steps <= 0:
+            raise ConfigError(f"optim.decay_steps={self.decay_steps} must be positive or null")
         if self.weight_decay < 0:
             raise ConfigError(f"optim.weight_decay={self.weight_decay} must be >= 0")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
@@ -46,7 +51,8 @@ class OptimConfig:
 
     def lr_factor(self, step: int, max_steps: int) -> float:
         warmup = min(1.0, (step + 1) / self.warmup_steps) if self.warmup_steps else 1.0
-        progress = min(step, max_steps) / max(1, max_steps)
+        decay = max_steps if self.decay_steps is None else min(self.decay_steps, max_steps)
+        progress = max(0, min(step, max_steps) - (max_steps - decay)) / max(1, decay)
         cosine = 0.5 * (1 + math.cos(math.pi * progress))
         return warmup * (self.min_lr_ratio + (1 - self.min_lr_ratio) * cosine)
 
