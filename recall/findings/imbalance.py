@@ -50,7 +50,7 @@ class Imbalance(Finding):
             parts.append(
                 f"N = {n}: onset {steps_text(onset(power))} against {steps_text(onset(uniform))}"
                 f" uniform (head {final(power, 'seen/attr_acc/head'):.2f}, tail "
-                f"{final(power, 'seen/attr_acc/tail'):.2f} when it ended, at onset)"
+                f"{final(power, 'seen/attr_acc/tail'):.2f} at onset, where the run ends)"
             )
         return Measurement(min(effects), "; ".join(parts))
 
