@@ -76,6 +76,12 @@ def member_configs(cfg: DictConfig, root: Path) -> list[DictConfig]:
     return members
 
 
+def stops_early(cfg: DictConfig) -> bool:
+    """Whether a run ends on a condition of its own curve (stop_at_acc, stop_at_onset):
+    such runs cannot be ensemble members, which share one loop and so stop together."""
+    return cfg.get("stop_at_acc") is not None or bool(cfg.get("stop_at_onset"))
+
+
 def check_members(members: Sequence[DictConfig]) -> None:
     """Refuse, in one line, members that cannot share one stacked model and loop."""
     flat = [_flatten(OmegaConf.to_container(m, resolve=True)) for m in members]
@@ -89,7 +95,7 @@ def check_members(members: Sequence[DictConfig]) -> None:
                 f"{', '.join(VARYING)}: train the others as separate runs"
             )
     first = members[0]
-    if first.stop_at_acc is not None or first.stop_at_onset:
+    if stops_early(first):
         raise ConfigError(
             "stop_at_acc and stop_at_onset cannot be used with seeds: members would stop apart"
         )

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from recall.cli import ArgumentParser, reported
 from recall.config import compose
-from recall.ensemble import train_ensemble
+from recall.ensemble import stops_early, train_ensemble
 from recall.findings import FINDINGS
 from recall.findings.base import Finding, Judged, Measurement, PlannedRun
 from recall.findings.report import machine, write_findings_json, write_report
@@ -103,7 +103,7 @@ def run_plan(
                 *scale.get(planned.label, ()),
             ]
             cfg = compose(planned.entry, [*overrides, f"seed={seed}", f"run_dir={run.path}"])
-            if together and cfg.stop_at_acc is None and not cfg.stop_at_onset:  # cannot stop apart
+            if together and not stops_early(cfg):
                 folder = run.path.parent
                 seeding = f"seeds=[{','.join(map(str, seeds))}]"
                 cfg = compose("train", [*overrides, seeding, f"run_dir={folder}"])

@@ -10,6 +10,7 @@ import pytest
 from recall.findings import FINDINGS
 from recall.findings.base import t_interval, verdict
 from recall.findings.forgetting import Forgetting
+from recall.findings.measures import setting
 from recall.findings.replay_final import ReplayFinal
 from recall.findings.three_phases import ThreePhases
 from recall.findings.warmup import Warmup
@@ -103,6 +104,14 @@ def test_effects_are_read_from_the_runs_own_files(quick_look):
         assert (
             f"knowledge onset {ref['knowledge_onset_step']}" in rows["three_phases"]["details"]["0"]
         )
+
+
+def test_twins_read_for_their_plateau_alone_end_at_onset(quick_look):
+    out = quick_look.parent
+    for label, until_onset in (("control", True), ("late", True), ("early", False),
+                               ("untrained", False)):  # fmt: skip
+        run = run_folder(out, f"patching_{label}", 0)
+        assert setting(run, "stop_at_onset") is until_onset, label
 
 
 def test_a_quick_look_continues_without_rerunning(quick_look):

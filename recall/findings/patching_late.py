@@ -16,9 +16,15 @@ def post_plateau_step(reference: RunFolder) -> int:
     return checkpoint_steps(reference)[-1]
 
 
-CONTROL = patched_twin("patching_control", None, "the twins' control: its own patterns")
+# This finding reads only plateau lengths: both twins end at their knowledge onset.
+CONTROL = patched_twin(
+    "patching_control", None, "the twins' control: its own patterns", until_onset=True
+)
 LATE = patched_twin(
-    "patching_late", post_plateau_step, "a twin with the reference's final attention patterns"
+    "patching_late",
+    post_plateau_step,
+    "a twin with the reference's final attention patterns",
+    until_onset=True,
 )
 
 
@@ -45,7 +51,8 @@ class PatchingLate(Finding):
             1 - plateau_length(twin) / plateau_length(control),
             f"knowledge onset {steps_text(onset(twin))} with step-"
             f"{setting(twin, 'patching.step')} patterns against {steps_text(onset(control))} "
-            f"for the control ({setting(control, 'trainer.max_steps')}-step twins)",
+            f"for the control (both end at their onset, at most "
+            f"{setting(control, 'trainer.max_steps')} steps)",
         )
 
     def figure(self, runs: Runs):

@@ -32,18 +32,24 @@ def size_run(n: int) -> PlannedRun:
 
 
 def patched_twin(
-    label: str, step_of: Callable[[RunFolder], int] | None, purpose: str
+    label: str,
+    step_of: Callable[[RunFolder], int] | None,
+    purpose: str,
+    until_onset: bool = False,
 ) -> PlannedRun:
     """A twin trained with the reference's attention patterns of the checkpoint at
     `step_of(reference)`, or with its own (the control) when `step_of` is None. Twins run
-    1.5 times the reference's plateau: long enough for the control to leave it."""
+    1.5 times the reference's plateau: long enough for the control to leave it. With
+    `until_onset`, the twin ends at its knowledge onset instead (when only its plateau's
+    length is read): the 1.5 times are then a cap."""
 
     def overrides(runs: Runs) -> list[str]:
         ref = runs[REFERENCE.label]
         length = int(math.ceil(1.5 * plateau_length(ref) / 50) * 50)
         patched = [] if step_of is None else [f"patching.run={ref.path}"]
         patched += [] if step_of is None else [f"patching.step={step_of(ref)}"]
-        return ["experiment=patching", f"trainer.max_steps={length}", *patched]
+        stop = ["callbacks.phases=true", "stop_at_onset=true"] if until_onset else []
+        return ["experiment=patching", f"trainer.max_steps={length}", *patched, *stop]
 
     return PlannedRun(label, "train", overrides, purpose, needs=(REFERENCE.label,))
 
