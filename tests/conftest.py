@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
+import nbformat
 import pytest
+from nbclient import NotebookClient
 from omegaconf import DictConfig
 
 from recall.config import compose
@@ -66,3 +69,20 @@ def pretrained(tmp_path_factory) -> RunFolder:
         "callbacks=none",
     ]
     return train(compose("train", overrides))
+
+
+def run_notebook(path: Path, folder: Path) -> tuple[nbformat.NotebookNode, list]:
+    """Execute a notebook with `folder` as its working directory (its runs/ go there); the
+    executed notebook and what its cells displayed. A cell error raises."""
+    book = nbformat.read(path, as_version=4)
+    NotebookClient(
+        book, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(folder)}}
+    ).execute()
+    shown = [
+        o
+        for c in book.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+        if o.output_type in ("display_data", "execute_result")
+    ]
+    return book, shown

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
+
+from tests.conftest import run_notebook
 
 NOTEBOOK = Path(__file__).parents[1] / "notebooks" / "interop" / "transformerlens.ipynb"
 
@@ -22,17 +22,7 @@ def test_notebook_runs_and_matches_the_logged_circuit(tmp_path):
         pytest.importorskip(
             module, reason=f"{module} is not installed (the optional `interop` extra)"
         )
-    book = nbformat.read(NOTEBOOK, as_version=4)
-    NotebookClient(
-        book, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
-    ).execute()
-    shown = [
-        o
-        for c in book.cells
-        if c.cell_type == "code"
-        for o in c.outputs
-        if o.output_type in ("display_data", "execute_result")
-    ]
+    book, shown = run_notebook(NOTEBOOK, tmp_path)
     assert any("image/png" in o["data"] for o in shown), "the notebook showed no figure"
     printed = "".join(
         o.get("text", "") for c in book.cells if c.cell_type == "code" for o in c.outputs

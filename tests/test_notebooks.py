@@ -6,7 +6,8 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from nbclient import NotebookClient
+
+from tests.conftest import run_notebook
 
 FOLDER = Path(__file__).parents[1] / "notebooks"
 NOTEBOOKS = sorted(FOLDER.glob("*.ipynb"))  # one per finding
@@ -33,17 +34,7 @@ def test_notebook_is_committed_without_outputs(path):
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_notebook_runs_end_to_end(path, tmp_path):
     """Run in a temporary folder (its runs/ go there); a cell error or unrendered figure fails."""
-    book = nbformat.read(path, as_version=4)
-    NotebookClient(
-        book, timeout=900, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
-    ).execute()
-    shown = [
-        o
-        for c in book.cells
-        if c.cell_type == "code"
-        for o in c.outputs
-        if o.output_type in ("display_data", "execute_result")
-    ]
+    _, shown = run_notebook(path, tmp_path)
     figures = [o for o in shown if "image/png" in o["data"]]
     as_text = [
         o for o in shown if o not in figures and o["data"]["text/plain"].startswith("<Figure")
