@@ -3,6 +3,7 @@
 recall-reproduce                        # 3 seeds (5 for the phases and plateau vs N)
 recall-reproduce --seeds 1              # a quick look: one seed, no intervals
 recall-reproduce --out reports/mine     # run again into the same folder: finished runs kept
+recall-reproduce --accelerator gpu      # the same runs on a GPU (with --ensemble: seeds together)
 
 Each finding (recall/findings/, one module each) names the runs it needs; this runner
 makes each needed run once per seed, as an ordinary run folder <out>/runs/<label>/seed_<s>,
@@ -19,6 +20,8 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
+
+import torch
 
 from recall.cli import ArgumentParser, reported
 from recall.config import compose
@@ -158,17 +161,29 @@ def wall_time(run: RunFolder) -> float:
     return float(run.read_json(summary).get("wall_time_s", 0.0)) if summary.exists() else 0.0
 
 
+def on_accelerator(
+    scale: Mapping[str, Sequence[str]] | None, accelerator: str
+) -> dict[str, list[str]]:
+    """`scale` with every run, trained or fine-tuned, on `accelerator` (cpu, gpu): the same
+    configs and numerics (32-bit) on another device."""
+    scale = {key: list(value) for key, value in (scale or {}).items()}
+    for entry in ("train", "finetune"):
+        scale[entry] = [f"trainer.accelerator={accelerator}", *scale.get(entry, ())]
+    return scale
+
+
 def reproduce(
     out: Path,
     seeds: int = 3,
     findings: Sequence[Finding] = FINDINGS,
     scale: Mapping[str, Sequence[str]] | None = None,
     ensemble: bool = False,
+    accelerator: str = "cpu",
 ) -> Path:
     """Run what the findings need into `out`, judge them, write report.md; its path."""
     started = time.perf_counter()
     plan = make_plan(findings, seeds)
-    failed = run_plan(plan, out, scale, ensemble)
+    failed = run_plan(plan, out, on_accelerator(scale, accelerator), ensemble)
     judged, captions = [], {}
     for finding in findings:
         row, first_seed = judge(finding, out, seeds, failed)
@@ -183,7 +198,7 @@ def reproduce(
         seeds_by_label.setdefault(planned, []).append(seed)
     timing = {
         "date": datetime.now().strftime("%Y-%m-%d"),
-        "machine": machine(),
+        "machine": machine(accelerator),
         "seeds": seeds,
         "n_runs": len(plan),
         "compute_s": sum(wall_time(run_folder(out, r.label, s)) for r, s in plan),
@@ -228,12 +243,22 @@ def main(argv: Sequence[str] | None = None) -> None:
         help="train the seeds of each run together on stacked weights (faster on a GPU; "
         "on a 2-core CPU about 0.9x)",
     )
+    parser.add_argument(
+        "--accelerator",
+        choices=("cpu", "gpu"),
+        default="cpu",
+        help="where every run trains (trainer.accelerator), in 32-bit either way",
+    )
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error("--seeds must be at least 1")
+    if args.accelerator == "gpu" and not torch.cuda.is_available():
+        parser.error("--accelerator gpu: torch sees no GPU on this machine; leave it out")
     quiet_lightning()
     with reported("recall-reproduce", f"run it again with --out {args.out} to continue"):
         args.out.mkdir(parents=True, exist_ok=True)
-        report = reproduce(args.out, args.seeds, ensemble=args.ensemble)
+        report = reproduce(
+            args.out, args.seeds, ensemble=args.ensemble, accelerator=args.accelerator
+        )
     print(report.read_text().split("## Each finding")[0])
     print(f"recall-reproduce: report in {report}")

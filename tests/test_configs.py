@@ -2,6 +2,7 @@ import subprocess
 import sys
 
 import pytest
+import torch
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
@@ -188,6 +189,12 @@ def test_what_hydra_rejects_is_one_line_and_exit_2(capsys, tmp_path, argv, messa
     ("main", "argv", "message"),
     [
         (reproduce.main, ["--seeds", "0"], "--seeds must be at least 1"),
+        pytest.param(
+            reproduce.main,
+            ["--accelerator", "gpu"],
+            "--accelerator gpu: torch sees no GPU on this machine",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU"),
+        ),
         (plot.main, [], "the following arguments are required: folder"),
         (compare.main, ["--nope", "x"], "unrecognized arguments: --nope"),
         (analyze.main, [], "the following arguments are required"),

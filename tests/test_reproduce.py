@@ -7,6 +7,7 @@ import re
 
 import pytest
 
+from recall.config import compose
 from recall.findings import FINDINGS
 from recall.findings.base import t_interval, verdict
 from recall.findings.forgetting import Forgetting
@@ -14,7 +15,7 @@ from recall.findings.measures import setting
 from recall.findings.replay_final import ReplayFinal
 from recall.findings.three_phases import ThreePhases
 from recall.findings.warmup import Warmup
-from recall.reproduce import make_plan, reproduce, run_folder
+from recall.reproduce import make_plan, on_accelerator, reproduce, run_folder
 from recall.runs import RunFolder
 from tests.conftest import TINY_RUN
 
@@ -53,6 +54,16 @@ def test_plan_makes_each_run_once_per_seed_after_what_it_needs():
         (k, 0) for k, _ in keys[: len(set(label for label, _ in keys))]
     ]  # fmt: skip  (seed 0 of everything comes first)
     assert {s for _, s in make_plan(FINDINGS, seeds=1)} == {0}  # a quick look: one seed
+
+
+def test_on_a_gpu_every_run_changes_its_device_alone():
+    scale = on_accelerator(TINY, "gpu")
+    for entry, extra in (("train", []), ("finetune", ["start=runs/x"])):
+        on_gpu = compose(entry, [*scale[entry], *extra]).trainer
+        on_cpu = compose(entry, [*TINY[entry], *extra]).trainer
+        assert on_gpu.accelerator == "gpu" and on_cpu.accelerator == "cpu"
+        assert {**on_gpu, "accelerator": "cpu"} == {**on_cpu}  # same precision, steps, ...
+    assert scale["reference"] == TINY["reference"]
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,8 @@ from recall.findings.base import Judged
 from recall.runs import write_atomically
 
 
-def machine() -> str:
+def machine(accelerator: str = "cpu") -> str:
+    """The CPU, its cores, torch and Python; and the GPU when the runs trained on one."""
     cpu = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
@@ -27,7 +28,8 @@ def machine() -> str:
         ]
         cpu = names[0] if names else cpu
     versions = f"torch {torch.__version__}, Python {platform.python_version()}"
-    return f"{cpu}, {os.cpu_count()} cores, {versions}"
+    gpu = f"{torch.cuda.get_device_name()}, " if accelerator == "gpu" else ""
+    return f"{gpu}{cpu}, {os.cpu_count()} cores, {versions}"
 
 
 def number(x: float) -> str:
