@@ -13,6 +13,7 @@ from omegaconf import DictConfig
 from recall.config import compose
 from recall.data.corpus import Corpus
 from recall.data.population import PopulationConfig, generate_population
+from recall.findings.base import t_interval, verdict
 from recall.runs import RunFolder
 from recall.train import train
 
@@ -86,3 +87,10 @@ def run_notebook(path: Path, folder: Path) -> tuple[nbformat.NotebookNode, list]
         if o.output_type in ("display_data", "execute_result")
     ]
     return book, shown
+
+
+def assert_judged_from_its_seeds(row: dict) -> None:
+    """A findings.json row's mean, 95 % interval and verdict follow from its per-seed effects."""
+    mean, ci = t_interval(list(row["per_seed"].values()))
+    assert row["mean"] == pytest.approx(mean) and row["ci95"] == pytest.approx(list(ci)), row["id"]
+    assert row["verdict"] == verdict(ci, row["threshold"]), row["id"]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from recall.findings import FINDINGS
-from recall.findings.base import t_interval, verdict
+from tests.conftest import assert_judged_from_its_seeds
 
 MEASURED = Path(__file__).resolve().parents[1] / "reports" / "measured"
 
@@ -31,9 +31,7 @@ def test_every_finding_is_there_over_its_seeds(rows):
 
 def test_each_verdict_follows_from_its_per_seed_effects(rows):
     for row in rows.values():
-        mean, ci = t_interval(list(row["per_seed"].values()))
-        assert row["mean"] == pytest.approx(mean) and row["ci95"] == pytest.approx(list(ci))
-        assert row["verdict"] == verdict(ci, row["threshold"]), row["id"]
+        assert_judged_from_its_seeds(row)
 
 
 def test_the_report_shows_each_verdict_and_its_figures(rows):

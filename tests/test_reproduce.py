@@ -9,7 +9,6 @@ import pytest
 
 from recall.config import compose
 from recall.findings import FINDINGS
-from recall.findings.base import t_interval, verdict
 from recall.findings.forgetting import Forgetting
 from recall.findings.measures import setting
 from recall.findings.replay_final import ReplayFinal
@@ -17,7 +16,7 @@ from recall.findings.three_phases import ThreePhases
 from recall.findings.warmup import Warmup
 from recall.reproduce import make_plan, on_accelerator, reproduce, run_folder
 from recall.runs import RunFolder
-from tests.conftest import TINY_RUN
+from tests.conftest import TINY_RUN, assert_judged_from_its_seeds
 
 FINETUNE = ["new_individuals=20", "n_eval=20", "drift_biographies=8", "trainer.max_steps=30",
             "eval.every=10", "progress_refresh=0"]  # fmt: skip
@@ -148,9 +147,7 @@ def test_seeds_in_ensembles_give_intervals_and_a_failed_run_is_reported_while_ot
     for finding_id in ("three_phases", "forgetting", "replay_final"):
         row = rows[finding_id]
         assert sorted(row["per_seed"]) == ["0", "1"]
-        mean, ci = t_interval(list(row["per_seed"].values()))
-        assert row["mean"] == pytest.approx(mean) and row["ci95"] == pytest.approx(list(ci))
-        assert row["verdict"] == verdict(ci, row["threshold"])
+        assert_judged_from_its_seeds(row)
     warmup = rows["warmup"]
     assert warmup["per_seed"] == {} and warmup["verdict"] == "inconclusive"
     assert len(warmup["failed_runs"]) == 2 and "warmup_subset_alone" in warmup["failed_runs"][0]
