@@ -52,6 +52,15 @@ def test_fast_and_explicit_attention_paths_agree(model):
         assert (p.triu(diagonal=1) == 0).all()
 
 
+def test_patterns_alone_are_those_of_the_full_pass(model):
+    tokens = torch.randint(0, 50, (3, 24))
+    _, full = model(tokens, return_patterns=True)
+    alone = model.attention_patterns(tokens)
+    assert len(alone) == len(full) == 3
+    for a, f in zip(alone, full, strict=True):
+        torch.testing.assert_close(a, f, rtol=0, atol=0)
+
+
 def test_injected_patterns_replace_attention(model):
     tokens = torch.randint(0, 50, (2, 24))
     reference, own = model(tokens, return_patterns=True)

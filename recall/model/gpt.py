@@ -46,18 +46,33 @@ class CausalSelfAttention(nn.Module):
         self, x: Tensor, pattern: Tensor | None = None, return_pattern: bool = False
     ) -> tuple[Tensor, Tensor | None]:
         B, L, D = x.shape
-        q, k, v = self.qkv(x).split(D, dim=2)
-        q, k, v = (t.view(B, L, self.n_head, D // self.n_head).transpose(1, 2) for t in (q, k, v))
+        q, k, v = self._heads(x)
         if pattern is None and not return_pattern:
             y = F.scaled_dot_product_attention(q, k, v, is_causal=True)  # (B, H, L, Dh)
         else:
             if pattern is None:
-                scores = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])  # (B, H, L, L)
-                causal = torch.ones(L, L, dtype=torch.bool, device=x.device).tril()
-                pattern = scores.masked_fill(~causal, float("-inf")).softmax(dim=-1)
+                pattern = self._softmax(q, k)
             y = pattern @ v
         y = y.transpose(1, 2).reshape(B, L, D)
         return self.proj(y), pattern if return_pattern else None
+
+    def pattern(self, x: Tensor) -> Tensor:
+        """The attention pattern (B, H, L, L) alone, without the values it would mix."""
+        q, k, _ = self._heads(x)
+        return self._softmax(q, k)
+
+    def _heads(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+        """Queries, keys and values, each (B, H, L, D / H)."""
+        B, L, D = x.shape
+        q, k, v = self.qkv(x).split(D, dim=2)
+        return tuple(t.view(B, L, self.n_head, D // self.n_head).transpose(1, 2) for t in (q, k, v))
+
+    @staticmethod
+    def _softmax(q: Tensor, k: Tensor) -> Tensor:
+        L = q.shape[-2]
+        scores = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])  # (B, H, L, L)
+        causal = torch.ones(L, L, dtype=torch.bool, device=q.device).tril()
+        return scores.masked_fill(~causal, float("-inf")).softmax(dim=-1)
 
 
 class Block(nn.Module):
@@ -117,10 +132,7 @@ class GPT(nn.Module):
         `positions` (rows, columns) restricts the logits to those positions, (N, vocab):
         evaluation scores a few positions per sequence and skips the rest of the head.
         """
-        B, L = tokens.shape
-        if self.config.max_len < L:
-            raise ValueError(f"sequence length {L} exceeds model.max_len={self.config.max_len}")
-        x = self.tok_emb(tokens) + self.pos_emb(torch.arange(L, device=tokens.device))
+        x = self._embed(tokens)
         collected = []
         for layer, block in enumerate(self.blocks):
             given = patterns[layer] if patterns is not None else None
@@ -130,6 +142,24 @@ class GPT(nn.Module):
         if positions is not None:
             x = x[positions]
         return self.head(self.ln_f(x)), collected
+
+    def attention_patterns(self, tokens: Tensor) -> list[Tensor]:
+        """Each layer's attention pattern (B, H, L, L), as `forward(return_patterns=True)`
+        gives them, without what no pattern depends on: the last layer's attention output
+        and MLP, and the head. A patched twin reads only these from its reference."""
+        x = self._embed(tokens)
+        patterns = []
+        for block in self.blocks[:-1]:
+            x, pattern = block(x, return_pattern=True)
+            patterns.append(pattern)
+        last = self.blocks[-1]
+        return [*patterns, last.attn.pattern(last.ln_attn(x))]
+
+    def _embed(self, tokens: Tensor) -> Tensor:
+        L = tokens.shape[1]
+        if self.config.max_len < L:
+            raise ValueError(f"sequence length {L} exceeds model.max_len={self.config.max_len}")
+        return self.tok_emb(tokens) + self.pos_emb(torch.arange(L, device=tokens.device))
 
     def n_params(self, non_embedding: bool = True) -> int:
         n = sum(p.numel() for p in self.parameters())

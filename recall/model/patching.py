@@ -53,8 +53,7 @@ class ReferencePatterns:
         if next(self.model.parameters()).device != tokens.device:
             self.model.to(tokens.device)
         with torch.no_grad():
-            _, patterns = self.model(tokens, return_patterns=True)
-        return patterns
+            return self.model.attention_patterns(tokens)
 
 
 def load_reference(config: PatchingConfig, fingerprint: str, model: GPTConfig) -> GPT:
