@@ -14,7 +14,7 @@ from recall.findings.base import t_interval, t_quantile_975, verdict
 from recall.findings.hallucination import Hallucination, rise_step
 from recall.findings.imbalance import Imbalance
 from recall.findings.measures import relative_shortening
-from recall.findings.three_phases import ThreePhases
+from recall.findings.three_phases import ThreePhases, plateau
 from recall.runs import RunFolder
 
 
@@ -97,6 +97,7 @@ def test_three_phases_counts_only_a_flat_plateau(tmp_path):
             {"seen/attr_loss": [5 * x for x in loss], "seen/attr_acc": [acc] * len(STEPS)},
             STEPS,
         )
+        assert plateau(run).complete == (name == "flat")
         return ThreePhases().measure({"reference": run}).effect
 
     assert effect("flat", phase_curve(200, 800)) == pytest.approx((800 - 200) / 200)
