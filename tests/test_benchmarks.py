@@ -1,10 +1,13 @@
-"""The GPU sweep script's summaries, on a CPU run: what it keeps must be the run's curves
-(a first GPU sweep lost its loss curves to a wrong column name)."""
+"""The GPU sweep scripts, on a CPU: what they keep must be the run's curves (a first GPU
+sweep lost its loss curves to a wrong column name), and what they run must be valid."""
 
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
+from benchmarks.common import config
+from benchmarks.default_run_sweep import SETTINGS
 from benchmarks.gpu_sweeps import member_summary, steps_for
 from recall.runs import RunFolder
 
@@ -26,3 +29,11 @@ def test_sweep_lengths_follow_the_expected_plateau() -> None:
     lengths = [steps_for(n, tiny=False) for n in (4000, 8000, 16000, 32000)]
     assert lengths == sorted(lengths) and all(s % 100 == 0 for s in lengths)
     assert 1.6 < lengths[-1] / lengths[-2] < 1.9  # 2^0.81 = 1.75
+
+
+@pytest.mark.parametrize("setting", SETTINGS)
+def test_every_default_run_setting_is_a_valid_train_config(setting: str) -> None:
+    cfg = config(SETTINGS[setting])
+    samples = cfg.data.batch_size * cfg.trainer.max_steps
+    if cfg.model.n_layer == 2 and cfg.model.d_model == 128:  # the default's shape: its budget
+        assert 82_000 <= samples <= 84_000
