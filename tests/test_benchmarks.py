@@ -6,10 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from benchmarks import default_run_sweep
 from benchmarks.common import config
 from benchmarks.default_run_sweep import SETTINGS
 from benchmarks.gpu_sweeps import member_summary, steps_for
 from recall.runs import RunFolder
+from tests.test_findings import STEPS, fake_run, phase_curve
 
 
 def test_member_summary_keeps_the_seen_and_unseen_curves(pretrained: RunFolder) -> None:
@@ -37,3 +39,17 @@ def test_every_default_run_setting_is_a_valid_train_config(setting: str) -> None
     samples = cfg.data.batch_size * cfg.trainer.max_steps
     if cfg.model.n_layer == 2 and cfg.model.d_model == 128:  # the default's shape: its budget
         assert 82_000 <= samples <= 84_000
+
+
+def test_a_sweep_run_meets_the_targets_only_with_all_three(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(default_run_sweep, "ROOT", tmp_path)
+    runs = {"met": (200, 800, 0.7), "short": (200, 500, 0.7), "unlearned": (200, 800, 0.5)}
+    for name, (stats_end, onset, final_acc) in runs.items():
+        loss = [5 * x for x in phase_curve(stats_end, onset)]
+        acc = [0.0] * (len(STEPS) - 1) + [final_acc]
+        fake_run(tmp_path / name / "seed_0", {"seen/attr_loss": loss, "seen/attr_acc": acc}, STEPS)
+    met = default_run_sweep.judged("met", 0)
+    assert (met["statistics_end"], met["onset"], met["flat_until"]) == (200, 800, 800)
+    assert met["targets_met"]
+    assert not default_run_sweep.judged("short", 0)["targets_met"]  # onset 2.5x
+    assert not default_run_sweep.judged("unlearned", 0)["targets_met"]  # accuracy 0.5
