@@ -18,7 +18,7 @@ keeps what it finished), merged into what is there, one row per setting and seed
 from __future__ import annotations
 
 import json
-import os
+import shutil
 import subprocess
 import sys
 import time
@@ -119,34 +119,37 @@ SETTINGS: dict[str, list[str]] = {
 
 
 def train(setting: str, seed: int) -> tuple[int, str]:
-    """One run in its own process (recall-train), so that runs share the GPU in parallel."""
+    """One run in its own process (recall-train), so that runs share the GPU in parallel;
+    a run already there is trained again."""
+    folder = ROOT / setting / f"seed_{seed}"
+    shutil.rmtree(folder, ignore_errors=True)
     accelerator = "gpu" if torch.cuda.is_available() else "cpu"
     command = [
         sys.executable,
         "-c",
         "from recall.train import main; main()",
         f"seed={seed}",
-        f"run_dir={ROOT / setting / f'seed_{seed}'}",
+        f"run_dir={folder}",
         "threads=1",
         f"trainer.accelerator={accelerator}",
         "progress_refresh=1000",
         *SETTINGS[setting],
     ]
-    done = subprocess.run(command, capture_output=True, text=True, env=os.environ)
+    done = subprocess.run(command, capture_output=True, text=True)
     return done.returncode, done.stderr[-800:]
 
 
 def judged(setting: str, seed: int) -> dict:
     """The run's plateau against part 1's targets."""
     p = plateau(RunFolder(ROOT / setting / f"seed_{seed}"))
-    ratio = p.onset / p.statistics_end if p.onset and p.statistics_end else None
     return {
         "statistics_end": p.statistics_end,
         "onset": p.onset,
         "flat_until": p.flat_until,
         "worst_deviation": round(p.worst_deviation, 4),
         "final_accuracy": round(p.final_accuracy, 3),
-        "targets_met": bool(p.complete and ratio is not None and ratio >= ONSET_RATIO)
+        "targets_met": p.complete  # both boundaries found: neither is None
+        and p.onset >= ONSET_RATIO * p.statistics_end
         and p.final_accuracy >= FINAL_ACC,
     }
 
