@@ -1,6 +1,6 @@
 """Settings for the default run, each over three seeds: which one shows all three phases
 plainly and learns its facts (issue 18, part 1)? On a GPU, where the whole sweep takes
-about 10 minutes of one H200 with 12 runs at a time; its curves are close to the CPU's.
+about 11 minutes of one H200 with 12 runs at a time; its curves are close to the CPU's.
 
     python -m benchmarks.default_run_sweep [SETTING ...]   # all settings, or these
 
@@ -12,7 +12,8 @@ onset >= 3x the statistics end, every evaluation between them flat, final seen a
 >= 0.6.
 
 Writes benchmarks/results/default_run_sweep.json after every run (a sweep stopped early
-keeps what it finished), merged into what is there, one row per setting and seed.
+keeps what it finished), merged into what is there, one row per setting and seed, each
+with the machine it ran on.
 """
 
 from __future__ import annotations
@@ -118,10 +119,14 @@ SETTINGS: dict[str, list[str]] = {
 }
 
 
+def run_folder(setting: str, seed: int) -> Path:
+    return ROOT / setting / f"seed_{seed}"
+
+
 def train(setting: str, seed: int) -> tuple[int, str]:
     """One run in its own process (recall-train), so that runs share the GPU in parallel;
     a run already there is trained again."""
-    folder = ROOT / setting / f"seed_{seed}"
+    folder = run_folder(setting, seed)
     shutil.rmtree(folder, ignore_errors=True)
     accelerator = "gpu" if torch.cuda.is_available() else "cpu"
     command = [
@@ -141,7 +146,7 @@ def train(setting: str, seed: int) -> tuple[int, str]:
 
 def judged(setting: str, seed: int) -> dict:
     """The run's plateau against part 1's targets."""
-    p = plateau(RunFolder(ROOT / setting / f"seed_{seed}"))
+    p = plateau(RunFolder(run_folder(setting, seed)))
     return {
         "statistics_end": p.statistics_end,
         "onset": p.onset,
@@ -159,7 +164,7 @@ def main(settings: list[str]) -> None:
     if unknown:
         sys.exit(f"default_run_sweep: unknown settings {unknown}; choose from {list(SETTINGS)}")
     results = json.loads(OUT.read_text()) if OUT.is_file() else {"runs": []}
-    results["machine"] = machine(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    here = machine(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
     jobs = [(s, seed) for s in settings or SETTINGS for seed in SEEDS]
 
     def one(job: tuple[str, int]) -> dict:
@@ -167,6 +172,7 @@ def main(settings: list[str]) -> None:
         code, error = train(*job)
         row = {"setting": job[0], "overrides": SETTINGS[job[0]], "seed": job[1]}
         row["wall_s"] = round(time.perf_counter() - started)
+        row["machine"] = here
         return {**row, **(judged(*job) if code == 0 else {"error": error})}
 
     with ThreadPoolExecutor(PARALLEL) as pool:
