@@ -38,6 +38,7 @@ def machine(device: torch.device) -> dict[str, Any]:
         name = torch.cuda.get_device_name(device)
     else:
         name = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+        name += f", {torch.backends.cpu.get_cpu_capability()}"  # AVX2 or AVX512: 2x in matmuls
     return {"date": date.today().isoformat(), "device": name, "torch": torch.__version__}
 
 

@@ -6,6 +6,7 @@ import json
 import re
 
 import pytest
+import torch
 
 from recall.config import compose
 from recall.findings import FINDINGS
@@ -91,6 +92,7 @@ def test_quick_look_reports_every_finding_with_its_figures(quick_look):
         assert row["ci95"] == [None, None]
     text = quick_look.read_text()
     assert "0 hold, 0 fail, 15 inconclusive" in text
+    assert f"({torch.backends.cpu.get_cpu_capability()}), " in text  # AVX2 or AVX512: 2x
     shown = re.findall(r"\]\(figures/(\w+)\.png\)", text)
     assert {"three_phases", "attribute_to_name", "hallucination", "imbalance", "warmup",
             "patching_late", "imbalance_buckets", "replay_final"} <= set(shown)  # fmt: skip

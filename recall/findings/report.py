@@ -17,7 +17,9 @@ from recall.runs import write_atomically
 
 
 def machine(accelerator: str = "cpu") -> str:
-    """The CPU, its cores, torch and Python; and the GPU when the runs trained on one."""
+    """The CPU (with the vector instructions torch uses: machines sold as the same CPU
+    differ by 2x in matmul speed between AVX2 and AVX512), its cores, torch and Python; and
+    the GPU when the runs trained on one."""
     cpu = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
@@ -29,7 +31,8 @@ def machine(accelerator: str = "cpu") -> str:
         cpu = names[0] if names else cpu
     versions = f"torch {torch.__version__}, Python {platform.python_version()}"
     gpu = f"{torch.cuda.get_device_name()}, " if accelerator == "gpu" else ""
-    return f"{gpu}{cpu}, {os.cpu_count()} cores, {versions}"
+    vector = torch.backends.cpu.get_cpu_capability()
+    return f"{gpu}{cpu} ({vector}), {os.cpu_count()} cores, {versions}"
 
 
 def number(x: float) -> str:
