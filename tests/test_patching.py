@@ -9,6 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from recall.errors import ConfigError
+from recall.findings.measures import setting
 from recall.model.gpt import GPT, GPTConfig
 from recall.model.patching import ReferencePatterns
 from recall.train import train
@@ -57,6 +58,17 @@ def test_patching_with_own_patterns_changes_nothing(make_cfg):
         plain_steps, plain_values = plain.curve(metric)
         assert steps.tolist() == plain_steps.tolist()
         np.testing.assert_allclose(values, plain_values, rtol=1e-4)
+
+
+def test_an_unpatched_twin_trains_as_its_reference_to_the_last_digit(make_cfg):
+    """recall-reproduce compares the late twin with the reference itself: the twin's
+    experiment (no dynamics callbacks, no checkpoints kept) must not change training."""
+    common = [*TINY_RUN, "trainer.max_steps=60", "eval.every=20"]
+    reference = train(make_cfg(*common, "checkpoint.every_n_steps=20", run="reference"))
+    twin = train(make_cfg("experiment=patching", *common, run="twin"))
+    assert setting(twin, "callbacks.attention.enabled") is False  # the experiment's callbacks
+    for metric in ("train/loss", "seen/attr_loss", "seen/attr_acc"):
+        np.testing.assert_array_equal(twin.curve(metric)[1], reference.curve(metric)[1])
 
 
 def test_post_plateau_patterns_shorten_the_plateau(pretrained, make_cfg):

@@ -7,12 +7,15 @@ import re
 
 import pytest
 import torch
+from omegaconf import OmegaConf
 
 from recall.config import compose
 from recall.findings import FINDINGS
 from recall.findings.forgetting import Forgetting
 from recall.findings.measures import setting
+from recall.findings.patching_late import LATE
 from recall.findings.replay_final import ReplayFinal
+from recall.findings.shared_runs import REFERENCE
 from recall.findings.three_phases import ThreePhases
 from recall.findings.warmup import Warmup
 from recall.reproduce import make_plan, on_accelerator, reproduce, run_folder
@@ -36,7 +39,7 @@ TINY = {
     "warmup": [*WARMUP, "schedule.individuals=10", "schedule.steps=20"],
     "warmup_subset_alone": [*WARMUP, "schedule.individuals=10"],
     **{f"patching_{k}": ["trainer.max_steps=60"]
-       for k in ("control", "late", "untrained", "early")},
+       for k in ("late", "untrained", "early")},
 }  # fmt: skip
 
 
@@ -120,10 +123,26 @@ def test_effects_are_read_from_the_runs_own_files(quick_look):
 
 def test_twins_read_for_their_plateau_alone_end_at_onset(quick_look):
     out = quick_look.parent
-    for label, until_onset in (("control", True), ("late", True), ("early", False),
-                               ("untrained", False)):  # fmt: skip
+    for label, until_onset in (("late", True), ("early", False), ("untrained", False)):
         run = run_folder(out, f"patching_{label}", 0)
         assert setting(run, "stop_at_onset") is until_onset, label
+
+
+def test_the_late_twin_trains_as_its_reference_does_patterns_aside(tmp_path):
+    """The reference is the late twin's control: as planned (unscaled), their configs
+    differ in nothing that shapes training (tests/test_patching.py: nor do the callbacks)."""
+    reference = RunFolder(tmp_path / "reference")
+    reference.checkpoints.mkdir(parents=True)
+    for step in (0, 100, 1300):
+        (reference.checkpoints / f"step{step:06d}.ckpt").touch()
+    planned = compose("train", [*REFERENCE.resolve({}), "seed=0", f"run_dir={reference.path}"])
+    OmegaConf.save(planned, reference.config)
+    overrides = [*LATE.resolve({"reference": reference}), "seed=0"]
+    twin = OmegaConf.to_container(compose("train", overrides))
+    ref = OmegaConf.to_container(planned)
+    differ = {key for key in ref.keys() | twin.keys() if ref.get(key) != twin.get(key)}
+    assert differ == {"name", "run_dir", "callbacks", "patching", "stop_at_onset"}
+    assert twin["trainer"]["max_steps"] == 1300 and twin["patching"]["step"] == 1300
 
 
 def test_a_quick_look_continues_without_rerunning(quick_look):

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from recall.findings.base import Finding, Measurement, PlannedRun, Runs
 from recall.findings.measures import checkpoint_steps, onset, plateau_length, setting, steps_text
-from recall.findings.shared_runs import patched_twin
+from recall.findings.shared_runs import REFERENCE, patched_twin
 from recall.plots.comparison import curves_figure
 from recall.runs import RunFolder
 
@@ -16,14 +16,12 @@ def post_plateau_step(reference: RunFolder) -> int:
     return checkpoint_steps(reference)[-1]
 
 
-# This finding reads only plateau lengths: both twins end at their knowledge onset.
-CONTROL = patched_twin(
-    "patching_control", None, "the twins' control: its own patterns", until_onset=True
-)
+# This finding reads only plateau lengths: the twin ends at its knowledge onset. It trains
+# as the reference does, patterns aside, so the reference itself is its control.
 LATE = patched_twin(
     "patching_late",
     post_plateau_step,
-    "a twin with the reference's final attention patterns",
+    "a twin with the reference's final attention patterns (the reference is its control)",
     until_onset=True,
 )
 
@@ -39,25 +37,25 @@ class PatchingLate(Finding):
     threshold = 0.75
     why = (
         "the patterns must remove most of the plateau: the twin's at most a quarter of the "
-        "control's (a plateau not ended counts as the run's length)"
+        "reference's (a plateau not ended counts as the run's length)"
     )
 
     def runs(self) -> Sequence[PlannedRun]:
-        return (CONTROL, LATE)
+        return (LATE,)
 
     def measure(self, runs: Runs) -> Measurement:
-        control, twin = runs[CONTROL.label], runs[LATE.label]
+        reference, twin = runs[REFERENCE.label], runs[LATE.label]
         return Measurement(
-            1 - plateau_length(twin) / plateau_length(control),
+            1 - plateau_length(twin) / plateau_length(reference),
             f"knowledge onset {steps_text(onset(twin))} with step-"
-            f"{setting(twin, 'patching.step')} patterns against {steps_text(onset(control))} "
-            f"for the control (both end at their onset, at most "
-            f"{setting(control, 'trainer.max_steps')} steps)",
+            f"{setting(twin, 'patching.step')} patterns against {steps_text(onset(reference))} "
+            f"for the reference, its control (the twin ends at its onset, at most "
+            f"{setting(twin, 'trainer.max_steps')} steps)",
         )
 
     def figure(self, runs: Runs):
-        group = [runs[CONTROL.label], runs[LATE.label]]
-        labels = ["control", f"patterns of step {setting(group[1], 'patching.step')}"]
+        group = [runs[REFERENCE.label], runs[LATE.label]]
+        labels = ["reference (control)", f"patterns of step {setting(group[1], 'patching.step')}"]
         return curves_figure(group, labels, [onset(r) for r in group]), (
-            "A twin trained with the reference's final attention patterns, and its control."
+            "A twin trained with the reference's final attention patterns, and the reference."
         )

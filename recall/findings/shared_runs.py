@@ -6,7 +6,7 @@ import math
 from collections.abc import Callable
 
 from recall.findings.base import PlannedRun, Runs
-from recall.findings.measures import plateau_length
+from recall.findings.measures import plateau_length, setting
 from recall.runs import RunFolder
 
 REFERENCE = PlannedRun(
@@ -32,24 +32,29 @@ def size_run(n: int) -> PlannedRun:
 
 
 def patched_twin(
-    label: str,
-    step_of: Callable[[RunFolder], int] | None,
-    purpose: str,
-    until_onset: bool = False,
+    label: str, step_of: Callable[[RunFolder], int], purpose: str, until_onset: bool = False
 ) -> PlannedRun:
     """A twin trained with the reference's attention patterns of the checkpoint at
-    `step_of(reference)`, or with its own (the control) when `step_of` is None. Twins run
-    1.5 times the reference's plateau: long enough for the control to leave it. With
-    `until_onset`, the twin ends at its knowledge onset instead (when only its plateau's
-    length is read): the 1.5 times are then a cap."""
+    `step_of(reference)`. With `until_onset` (when only its plateau's length is read) it is
+    the reference's exact twin, patterns aside: same steps and learning-rate schedule, so
+    that the reference is its control; it ends at its knowledge onset. Otherwise it runs
+    1.5 times the reference's plateau, long enough for an unpatched model to leave it, and
+    is compared with another such twin."""
 
     def overrides(runs: Runs) -> list[str]:
         ref = runs[REFERENCE.label]
-        length = int(math.ceil(1.5 * plateau_length(ref) / 50) * 50)
-        patched = [] if step_of is None else [f"patching.run={ref.path}"]
-        patched += [] if step_of is None else [f"patching.step={step_of(ref)}"]
-        stop = ["callbacks.phases=true", "stop_at_onset=true"] if until_onset else []
-        return ["experiment=patching", f"trainer.max_steps={length}", *patched, *stop]
+        if until_onset:
+            length = int(setting(ref, "trainer.max_steps"))
+            stop = ["callbacks.phases=true", "stop_at_onset=true"]
+        else:
+            length, stop = int(math.ceil(1.5 * plateau_length(ref) / 50) * 50), []
+        return [
+            "experiment=patching",
+            f"trainer.max_steps={length}",
+            f"patching.run={ref.path}",
+            f"patching.step={step_of(ref)}",
+            *stop,
+        ]
 
     return PlannedRun(label, "train", overrides, purpose, needs=(REFERENCE.label,))
 
