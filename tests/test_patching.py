@@ -62,7 +62,7 @@ def test_patching_with_own_patterns_changes_nothing(make_cfg):
 
 def test_an_unpatched_twin_trains_as_its_reference_to_the_last_digit(make_cfg):
     """recall-reproduce compares the late twin with the reference itself: the twin's
-    experiment (no dynamics callbacks, no checkpoints kept) must not change training."""
+    experiment (no dynamics callbacks, fewer checkpoints) must not change training."""
     common = [*TINY_RUN, "trainer.max_steps=60", "eval.every=20"]
     reference = train(make_cfg(*common, "checkpoint.every_n_steps=20", run="reference"))
     twin = train(make_cfg("experiment=patching", *common, run="twin"))
