@@ -47,7 +47,8 @@ def seeds_of(finding: Finding, seeds: int) -> range:
 def make_plan(findings: Sequence[Finding], seeds: int) -> Plan:
     """Every (run, seed) the findings need, once, seed by seed, each after the runs its
     overrides read."""
-    by_label = {r.label: r for f in findings for r in f.runs()}
+    # what a run needs may be another finding's run (a twin's reference): look in all
+    by_label = {r.label: r for f in (*FINDINGS, *findings) for r in f.runs()}
     plan: Plan = []
 
     def add(run: PlannedRun, seed: int) -> None:

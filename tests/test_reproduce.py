@@ -13,7 +13,7 @@ from recall.config import compose
 from recall.findings import FINDINGS
 from recall.findings.forgetting import Forgetting
 from recall.findings.measures import setting
-from recall.findings.patching_late import LATE
+from recall.findings.patching_late import LATE, PatchingLate
 from recall.findings.replay_final import ReplayFinal
 from recall.findings.shared_runs import REFERENCE
 from recall.findings.three_phases import ThreePhases
@@ -57,6 +57,12 @@ def test_plan_makes_each_run_once_per_seed_after_what_it_needs():
         (k, 0) for k, _ in keys[: len(set(label for label, _ in keys))]
     ]  # fmt: skip  (seed 0 of everything comes first)
     assert {s for _, s in make_plan(FINDINGS, seeds=1)} == {0}  # a quick look: one seed
+
+
+def test_a_finding_alone_plans_the_runs_it_reads():
+    plan = make_plan([PatchingLate()], seeds=3)  # reads the reference, run by other findings
+    keys = [(run.label, seed) for run, seed in plan]
+    assert keys == [(label, s) for s in range(3) for label in ("reference", "patching_late")]
 
 
 def test_on_a_gpu_every_run_changes_its_device_alone():
