@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import platform
 import time
 from dataclasses import dataclass
 from datetime import date
@@ -22,6 +21,7 @@ from recall.data.corpus import Corpus
 from recall.data.datamodule import TrainingStream
 from recall.data.population import generate_population
 from recall.ensemble import train_ensemble
+from recall.findings.report import cpu_name
 from recall.flops import training_flops
 from recall.model.gpt import GPT, GPTConfig
 from recall.model.module import OptimConfig
@@ -37,8 +37,7 @@ def machine(device: torch.device) -> dict[str, Any]:
     if device.type == "cuda":
         name = torch.cuda.get_device_name(device)
     else:
-        name = f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
-        name += f", {torch.backends.cpu.get_cpu_capability()}"  # AVX2 or AVX512: 2x in matmuls
+        name = f"{cpu_name()}, {torch.get_num_threads()} threads"
     return {"date": date.today().isoformat(), "device": name, "torch": torch.__version__}
 
 

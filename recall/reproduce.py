@@ -47,15 +47,13 @@ def seeds_of(finding: Finding, seeds: int) -> range:
 def make_plan(findings: Sequence[Finding], seeds: int) -> Plan:
     """Every (run, seed) the findings need, once, seed by seed, each after the runs its
     overrides read."""
-    # what a run needs may be another finding's run (a twin's reference): look in all
-    by_label = {r.label: r for f in (*FINDINGS, *findings) for r in f.runs()}
     plan: Plan = []
 
     def add(run: PlannedRun, seed: int) -> None:
         if (run, seed) in plan:
             return
-        for label in run.needs:
-            add(by_label[label], seed)
+        for needed in run.needs:
+            add(needed, seed)
         plan.append((run, seed))
 
     for seed in range(max(len(seeds_of(f, seeds)) for f in findings)):
@@ -90,7 +88,7 @@ def run_plan(
             continue
         if (planned.label, seed) in failed:
             continue  # failed with the seeds it was trained together with
-        missing = [label for label in planned.needs if (label, seed) in failed]
+        missing = [r.label for r in planned.needs if (r.label, seed) in failed]
         if missing:
             failed[planned.label, seed] = f"needs {', '.join(missing)}, which failed"
             print(f"{where}: skipped, {failed[planned.label, seed]}", flush=True)

@@ -52,7 +52,7 @@ def test_plan_makes_each_run_once_per_seed_after_what_it_needs():
     assert {s for label, s in keys if label == "warmup"} == set(range(3))
     for i, (run, seed) in enumerate(plan):
         for needed in run.needs:
-            assert keys.index((needed, seed)) < i
+            assert keys.index((needed.label, seed)) < i
     assert keys[: len({label for label, _ in keys})] == [
         (k, 0) for k, _ in keys[: len(set(label for label, _ in keys))]
     ]  # fmt: skip  (seed 0 of everything comes first)

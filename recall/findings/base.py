@@ -35,7 +35,7 @@ class PlannedRun:
     entry: str  # "train" or "finetune"
     overrides: Overrides
     purpose: str
-    needs: tuple[str, ...] = ()  # labels of the runs `overrides` reads
+    needs: tuple[PlannedRun, ...] = ()  # the runs `overrides` reads, planned first
 
     def resolve(self, runs: Runs) -> list[str]:
         return list(self.overrides(runs) if callable(self.overrides) else self.overrides)
@@ -84,7 +84,7 @@ class Finding(ABC):
 
     def labels(self) -> set[str]:
         """Every run `measure` may read: its runs and the runs they need."""
-        return {r.label for r in self.runs()} | {n for r in self.runs() for n in r.needs}
+        return {r.label for r in self.runs()} | {n.label for r in self.runs() for n in r.needs}
 
     @abstractmethod
     def measure(self, runs: Runs) -> Measurement:

@@ -16,10 +16,9 @@ from recall.findings.base import Judged
 from recall.runs import write_atomically
 
 
-def machine(accelerator: str = "cpu") -> str:
-    """The CPU (with the vector instructions torch uses: machines sold as the same CPU
-    differ by 2x in matmul speed between AVX2 and AVX512), its cores, torch and Python; and
-    the GPU when the runs trained on one."""
+def cpu_name() -> str:
+    """The CPU's model name and the vector instructions torch uses: machines sold as the
+    same CPU differ by 2x in matmul speed between AVX2 and AVX512."""
     cpu = platform.processor() or platform.machine()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
@@ -29,10 +28,14 @@ def machine(accelerator: str = "cpu") -> str:
             if ln.startswith("model name")
         ]
         cpu = names[0] if names else cpu
+    return f"{cpu} ({torch.backends.cpu.get_cpu_capability()})"
+
+
+def machine(accelerator: str = "cpu") -> str:
+    """The CPU, its cores, torch and Python; and the GPU when the runs trained on one."""
     versions = f"torch {torch.__version__}, Python {platform.python_version()}"
     gpu = f"{torch.cuda.get_device_name()}, " if accelerator == "gpu" else ""
-    vector = torch.backends.cpu.get_cpu_capability()
-    return f"{gpu}{cpu} ({vector}), {os.cpu_count()} cores, {versions}"
+    return f"{gpu}{cpu_name()}, {os.cpu_count()} cores, {versions}"
 
 
 def number(x: float) -> str:

@@ -56,7 +56,7 @@ def patched_twin(
             *stop,
         ]
 
-    return PlannedRun(label, "train", overrides, purpose, needs=(REFERENCE.label,))
+    return PlannedRun(label, "train", overrides, purpose, needs=(REFERENCE,))
 
 
 def _start_at_reference(*overrides: str) -> Callable[[Runs], list[str]]:
@@ -70,14 +70,14 @@ FINETUNE = PlannedRun(
     "finetune",
     _start_at_reference("control=true"),
     "fine-tuning on new individuals, with its continued-pre-training control",
-    needs=(REFERENCE.label,),
+    needs=(REFERENCE,),
 )
 FINETUNE_REPLAY = PlannedRun(
     "finetune_replay",
     "finetune",
     _start_at_reference("replay=1"),
     "the same, old individuals replayed",
-    needs=(REFERENCE.label,),
+    needs=(REFERENCE,),
 )
 EARLY_STEPS = 100  # the study: old accuracy collapses "within ~100 steps"
 
