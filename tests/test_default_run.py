@@ -1,4 +1,4 @@
-"""The README's default run, end to end (slow: about six minutes on 2 CPU cores)."""
+"""The README's default run, end to end (slow: 5 to 15 minutes on 2 CPU cores, AVX-512 or AVX2)."""
 
 import json
 
