@@ -44,6 +44,9 @@ TINY_RUN = [
     "model.n_head=2",
     "progress_refresh=0",
 ]
+# For tests of machinery rather than of learning (the runner, ensembles): three attributes
+# instead of six halve each step (biographies of at most 60 tokens instead of 122).
+THREE_ATTRIBUTES = [f"~data.attributes.{a}" for a in ("birth_date", "university", "current_city")]
 
 
 @pytest.fixture

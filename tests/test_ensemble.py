@@ -23,10 +23,10 @@ from recall.model.module import checkpoint_model
 from recall.model.stacked import StackedGPT, stack_padded
 from recall.runs import RunFolder
 from recall.train import resume_config, train, train_seeds
-from tests.conftest import TINY_RUN
+from tests.conftest import THREE_ATTRIBUTES, TINY_RUN
 from tests.test_finetune import finetune_cfg
 
-ENSEMBLE_RUN = [*TINY_RUN, "eval.every=25", "checkpoint.every_n_steps=50"]
+ENSEMBLE_RUN = [*TINY_RUN, *THREE_ATTRIBUTES, "eval.every=25", "checkpoint.every_n_steps=50"]
 
 
 def metric_rows(run: RunFolder) -> dict[tuple[int, str], float]:
