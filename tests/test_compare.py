@@ -10,7 +10,7 @@ import pytest
 from recall.compare import main, steps_to, varied_parameters
 from recall.power_law import fit_power_law
 from recall.runs import RunFolder
-from tests.conftest import TINY_RUN
+from tests.conftest import THREE_ATTRIBUTES, TINY_RUN
 
 
 def test_power_law_fit_recovers_the_exponent():
@@ -45,6 +45,7 @@ def multirun(folder, *overrides: str, max_steps: int = 200) -> str:
             "from recall.train import main; main()",
             "-m",
             *TINY_RUN,
+            *THREE_ATTRIBUTES,
             "data.n_individuals=30,40",
             f"trainer.max_steps={max_steps}",
             "eval.every=25",

@@ -18,10 +18,11 @@ from recall.checkpoints import partial_file
 from recall.config import compose
 from recall.runs import RunFolder
 from recall.train import train
-from tests.conftest import TINY_RUN
+from tests.conftest import THREE_ATTRIBUTES, TINY_RUN
 
 RUN = [
     *TINY_RUN,
+    *THREE_ATTRIBUTES,
     "trainer.max_steps=1000",
     "eval.every=10",
     "checkpoint.every_n_steps=10",  # a checkpoint write every few hundredths of a second
