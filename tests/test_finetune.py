@@ -211,28 +211,39 @@ def test_bad_finetuning_config_is_refused(pretrained, tmp_path, override, messag
     assert not (tmp_path / "finetune").exists()
 
 
-@pytest.mark.parametrize(
-    ("overrides", "message"),
-    [
-        ([], "start= is required"),
-        (["replay=-1"], "replay=-1"),
-        (["new_fraction=2"], "new_fraction=2.0 must be in (0, 1]"),
-        (["lr_ratio=0"], "lr_ratio=0.0 must be positive"),
-    ],
-)
-def test_cli_errors_are_one_line(pretrained, tmp_path, overrides, message):
-    start = [f"start={pretrained.path}"] if overrides else []
-    args = [f"run_dir={tmp_path / 'out'}", *start, *overrides]
+def test_cli_error_is_one_line_from_a_real_process(tmp_path):
+    """As a user's shell sees it: nothing else on stderr (no warning at import)."""
     result = subprocess.run(
-        [sys.executable, "-c", "from recall.finetune import main; main()", *args],
+        [sys.executable, "-c", "from recall.finetune import main; main()", f"run_dir={tmp_path}"],
         capture_output=True,
         text=True,
     )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("recall-finetune: error: start= is required")
+    assert not any(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("replay=-1", "replay=-1"),
+        ("new_fraction=2", "new_fraction=2.0 must be in (0, 1]"),
+        ("lr_ratio=0", "lr_ratio=0.0 must be positive"),
+    ],
+)
+def test_cli_errors_are_one_line(pretrained, tmp_path, capfd, monkeypatch, override, message):
+    out = tmp_path / "out"
+    monkeypatch.setattr(
+        sys, "argv", ["recall-finetune", f"run_dir={out}", f"start={pretrained.path}", override]
+    )
+    with pytest.raises(SystemExit) as exit_:
+        recall.finetune.main()
+    assert exit_.value.code == 2
+    lines = capfd.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("recall-finetune: error:")
     assert message in lines[0]
-    assert not (tmp_path / "out").exists()
+    assert not out.exists()
 
 
 def test_defaults_follow_the_study_ratios_for_the_starting_run(pretrained, tmp_path):
