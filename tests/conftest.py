@@ -44,7 +44,7 @@ TINY_RUN = [
     "model.n_head=2",
     "progress_refresh=0",
 ]
-# For tests of machinery rather than of learning (the runner, ensembles): three attributes
+# For tests of machinery, not of learning (runner, ensembles, resuming, sweeps): three attributes
 # instead of six halve each step (biographies of at most 60 tokens instead of 122).
 THREE_ATTRIBUTES = [f"~data.attributes.{a}" for a in ("birth_date", "university", "current_city")]
 
