@@ -213,15 +213,16 @@ def test_bad_finetuning_config_is_refused(pretrained, tmp_path, override, messag
 
 def test_cli_error_is_one_line_from_a_real_process(tmp_path):
     """As a user's shell sees it: nothing else on stderr (no warning at import)."""
+    out = tmp_path / "out"
     result = subprocess.run(
-        [sys.executable, "-c", "from recall.finetune import main; main()", f"run_dir={tmp_path}"],
+        [sys.executable, "-c", "from recall.finetune import main; main()", f"run_dir={out}"],
         capture_output=True,
         text=True,
     )
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("recall-finetune: error: start= is required")
-    assert not any(tmp_path.iterdir())
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(
