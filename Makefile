@@ -17,8 +17,8 @@ lint:
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m ruff format --check .
 
-test: install lint
-	$(PYTHON) -m pytest
+test: install lint  # one worker per core (pytest-xdist), whole files each: tests/conftest.py
+	$(PYTHON) -m pytest -n auto --dist loadfile --no-loadscope-reorder
 
 test-slow: install-hf
 	$(PYTHON) -m pytest -m slow --durations=0

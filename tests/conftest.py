@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
 import pytest
+import torch
+from filelock import FileLock
 from nbclient import NotebookClient
 from omegaconf import DictConfig
 
@@ -16,6 +19,22 @@ from recall.data.population import PopulationConfig, generate_population
 from recall.findings.base import t_interval, verdict
 from recall.runs import RunFolder
 from recall.train import train
+
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # `make test` runs one worker per core (pytest -n auto): one thread each, for the worker
+    # and for the CLI processes and notebook kernels it starts, so that none fight over cores.
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+
+# `make test` hands whole files to its workers in collection order (pytest -n auto --dist
+# loadfile --no-loadscope-reorder): the longest file (the reproduction runner's, over a
+# quarter of the suite's time) goes first, while the other workers share the rest.
+LONGEST_FIRST = ("test_reproduce.py",)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: item.path.name not in LONGEST_FIRST)
+
 
 ATTRIBUTES = {
     "birth_date": 336,
@@ -62,8 +81,12 @@ def make_cfg(tmp_path) -> Callable[..., DictConfig]:
 @pytest.fixture(scope="session")
 def pretrained(tmp_path_factory) -> RunFolder:
     """A tiny finished run past its plateau, checkpointed every 100 steps: the start of
-    fine-tuning tests and the reference of patching tests. Tests must not write into it."""
-    run_dir = tmp_path_factory.mktemp("pretrained") / "run"
+    fine-tuning tests and the reference of patching tests. Tests must not write into it.
+    Trained once per session: under `pytest -n 2` by the first worker to need it."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent  # the workers' folders sit side by side in it
+    run_dir = shared / "pretrained" / "run"
     overrides = [
         *TINY_RUN,
         f"run_dir={run_dir}",
@@ -72,7 +95,9 @@ def pretrained(tmp_path_factory) -> RunFolder:
         "checkpoint.every_n_steps=100",
         "callbacks=none",
     ]
-    return train(compose("train", overrides))
+    with FileLock(shared / "pretrained.lock"):
+        run = RunFolder(run_dir)
+        return run if run.finished else train(compose("train", overrides))
 
 
 def run_notebook(path: Path, folder: Path) -> tuple[nbformat.NotebookNode, list]:
