@@ -82,7 +82,7 @@ def make_cfg(tmp_path) -> Callable[..., DictConfig]:
 def pretrained(tmp_path_factory) -> RunFolder:
     """A tiny finished run past its plateau, checkpointed every 100 steps: the start of
     fine-tuning tests and the reference of patching tests. Tests must not write into it.
-    Trained once per session: under `pytest -n 2` by the first worker to need it."""
+    Trained once per session: under `pytest -n auto` by the first worker to need it."""
     shared = tmp_path_factory.getbasetemp()
     if os.environ.get("PYTEST_XDIST_WORKER"):
         shared = shared.parent  # the workers' folders sit side by side in it
