@@ -111,6 +111,8 @@ def check_finetune_config(cfg: DictConfig) -> None:
         raise ConfigError(
             "start= is required: the trained run folder (or checkpoint) to start from"
         )
+    if cfg.seed < 0:
+        raise ConfigError(f"seed={cfg.seed} must be zero or positive")
     n_new = cfg.new_individuals
     if n_new is not None and n_new < 0:  # its type: recall/schema.py
         raise ConfigError(

@@ -94,6 +94,10 @@ def test_paper_experiment_matches_the_study():
         ("optim.decay_steps=0", "optim.decay_steps=0 must be positive"),
         ("+data.attributes.shoe_size=4", "unknown attribute 'shoe_size'"),
         ("data.last_names=2", "name pools too small"),
+        # the fix a message names is a key the command line takes
+        ("data.last_names=2", "raise data.first_names, data.middle_names or data.last_names$"),
+        ("data.first_names=0", "data.first_names=0 must be positive"),
+        ("seed=-3", "seed=-3 must be zero or positive"),
         ("+data.colour=red", "unknown key data.colour"),
         ("model.n_head=5", "divisible"),
         ("trainer.max_steps=0", "trainer.max_steps=0 must be positive"),

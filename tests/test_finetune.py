@@ -191,6 +191,7 @@ def test_incompatible_checkpoint_is_refused_before_anything_runs(pretrained, tmp
     ("override", "message"),
     [
         ("start=/no/such/run", "checkpoint not found"),
+        ("seed=-1", "seed=-1 must be zero or positive"),
         ("replay=-1", "replay=-1"),
         ("new_individuals=-1", "new_individuals=-1 must be a count"),
         ("new_individuals=2.5", "new_individuals=2.5: Value '2.5' of type 'float' could not"),

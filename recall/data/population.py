@@ -39,13 +39,15 @@ class PopulationConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
+        if self.seed < 0:
+            raise ConfigError(f"seed={self.seed} must be zero or positive")
         if self.n_individuals <= 0:
             raise ConfigError(f"data.n_individuals={self.n_individuals} must be positive")
         if self.n_unseen < 0:
             raise ConfigError(f"data.n_unseen={self.n_unseen} must be zero or positive")
         for key in ("first_names", "middle_names", "last_names"):
             if getattr(self, key) <= 0:
-                raise ConfigError(f"data.names.{key}={getattr(self, key)} must be positive")
+                raise ConfigError(f"data.{key}={getattr(self, key)} must be positive")
         if not self.attributes:
             raise ConfigError("data.attributes is empty: give at least one attribute")
         unknown = [a for a in self.attributes if a not in ATTRIBUTES]
@@ -63,7 +65,7 @@ class PopulationConfig:
             raise ConfigError(
                 f"name pools too small: {needed} individuals need at least "
                 f"{int(needed / MAX_NAME_OCCUPANCY)} first x middle x last names, pools give "
-                f"{combos}; raise data.names.first_names/middle_names/last_names"
+                f"{combos}; raise data.first_names, data.middle_names or data.last_names"
             )
         TemplateSplit(self.templates, self.heldout_templates)  # validates the split
 
