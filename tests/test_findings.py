@@ -10,10 +10,11 @@ import pytest
 from omegaconf import OmegaConf
 
 from recall.findings import FINDINGS
-from recall.findings.base import t_interval, t_quantile_975, verdict
+from recall.findings.base import Measurement, t_interval, t_quantile_975, verdict
 from recall.findings.hallucination import Hallucination, rise_step
 from recall.findings.imbalance import Imbalance
 from recall.findings.measures import relative_shortening
+from recall.findings.report import interval
 from recall.findings.three_phases import ThreePhases, plateau
 from recall.runs import RunFolder
 
@@ -44,6 +45,19 @@ def test_verdict_follows_the_interval_alone():
     assert verdict((-0.1, 0.4), 0.0) == "inconclusive"
     assert verdict((float("nan"), float("nan")), 0.0) == "inconclusive"
     assert verdict((-0.29, -0.2), -0.3) == "holds"  # negative thresholds: distances
+
+
+def test_the_report_says_when_a_seed_is_left_out_of_the_interval():
+    finding = Hallucination()
+    nan = float("nan")
+
+    def shown(*effects):
+        return interval(finding.judge({s: Measurement(e, "") for s, e in enumerate(effects)}))
+
+    assert shown(-1.0, -2.0, -3.0) == "-2 [-4.48, 0.484]"
+    assert shown(-1.0, nan, -3.0) == "-2 [-14.7, 10.7] over 2 of 3 seeds"
+    assert shown(-1.0, nan, nan) == "-1 (no interval: 1 of 3 seeds)"
+    assert shown(-1.0) == "-1 (no interval: 1 seed)"
 
 
 def test_every_finding_is_complete_and_ids_are_the_issues():

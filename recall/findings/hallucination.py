@@ -42,7 +42,8 @@ class Hallucination(Finding):
     why = (
         f"the rise within {TOLERANCE} evaluations of the onset, before or after; rise = the "
         "unseen loss 5 % of its baseline above its lowest value since the statistics end, "
-        "for as many evaluations as the onset detector asks"
+        "for as many evaluations as the onset detector asks; a seed without knowledge onset "
+        "has no time to compare with and is left out of the interval"
     )
 
     def runs(self) -> Sequence[PlannedRun]:

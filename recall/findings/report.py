@@ -43,10 +43,17 @@ def number(x: float) -> str:
 
 
 def interval(j: Judged) -> str:
+    """Mean and interval, saying over how many seeds when a seed had no value (the
+    interval leaves it out: e.g. no knowledge onset to time a rise against)."""
     low, high = j.ci95
+    n = sum(v is not None and math.isfinite(v) for v in j.per_seed.values())
+    seeds = f"{n} seed{'s' * (n != 1)}"
+    if n < len(j.per_seed):
+        seeds = f"{n} of {len(j.per_seed)} seeds"
     if not math.isfinite(low):
-        return f"{number(j.mean)} (no interval: {len(j.per_seed)} seed)"
-    return f"{number(j.mean)} [{number(low)}, {number(high)}]"
+        return f"{number(j.mean)} (no interval: {seeds})"
+    shown = f"{number(j.mean)} [{number(low)}, {number(high)}]"
+    return shown if n == len(j.per_seed) else f"{shown} over {seeds}"
 
 
 def write_findings_json(out: Path, judged: list[Judged]) -> Path:
