@@ -4,6 +4,7 @@ import pytest
 from recall.cadence import Cadence
 from recall.errors import ConfigError
 from recall.phases import PhaseConfig, detect_phases
+from recall.plots.phase_plot import phases_figure
 
 BASELINE = 5.0
 STEPS = np.arange(0, 2001, 50)
@@ -67,3 +68,16 @@ def test_cadence_steps():
     assert dense == [0, 1, 2, 3, 100, 200, 250]
     with pytest.raises(ConfigError, match="eval.dense_until"):
         Cadence(dense_until=-1)
+
+
+def test_the_phase_plot_shades_the_detectors_band():
+    """The figure shows why the boundaries fall where they do: the statistics phase ends
+    on entering the band from above, knowledge starts below it."""
+    config = PhaseConfig(statistics_tolerance=0.1, knowledge_margin=0.05)
+    phases = detect_phases(STEPS, curve(1000), BASELINE, config)
+    fig = phases_figure(STEPS, curve(1000), np.zeros(len(STEPS)), phases)
+    (band,) = [p for p in fig.axes[0].patches if "phase detector" in p.get_label()]
+    low, high = band.get_y(), band.get_y() + band.get_height()
+    assert (low, high) == pytest.approx((0.95 * BASELINE, 1.1 * BASELINE))
+    assert band.get_label() == "baseline −5% / +10% (phase detector)"
+    assert band.get_label() in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
