@@ -26,10 +26,8 @@ from recall.runs import RunFolder
 def detector_band(phases: Phases) -> tuple[float, float]:
     """The loss range between the detector's two thresholds: the statistics phase ends on
     entering it from above, knowledge starts below it, so a plateau is a stretch inside."""
-    d = phases.settings
-    return (1 - d.knowledge_margin) * phases.baseline, (
-        1 + d.statistics_tolerance
-    ) * phases.baseline
+    d, baseline = phases.settings, phases.baseline
+    return (1 - d.knowledge_margin) * baseline, (1 + d.statistics_tolerance) * baseline
 
 
 def band_label(phases: Phases) -> str:
