@@ -29,6 +29,11 @@ class PhaseConfig:
                 "phases: statistics_tolerance >= 0, 0 < knowledge_margin < 1, patience >= 1"
             )
 
+    def thresholds(self, baseline: float) -> tuple[float, float]:
+        """The losses at which knowledge shows (at or below the first) and the statistics
+        phase ends (at or below the second); a plateau lies between them."""
+        return (1 - self.knowledge_margin) * baseline, (1 + self.statistics_tolerance) * baseline
+
 
 @dataclass(frozen=True)
 class Phases:
@@ -60,11 +65,12 @@ def detect_phases(
 ) -> Phases:
     """Phase boundaries of an evaluation curve (steps ascending)."""
     steps, loss = np.asarray(steps), np.asarray(attr_loss, dtype=float)
-    near = np.flatnonzero(loss <= (1 + config.statistics_tolerance) * baseline)
+    knowing, near_baseline = config.thresholds(baseline)
+    near = np.flatnonzero(loss <= near_baseline)
     statistics_end = int(steps[near[0]]) if len(near) else None
     onset = None
     if statistics_end is not None:
-        below = loss <= (1 - config.knowledge_margin) * baseline
+        below = loss <= knowing
         for i in range(near[0], len(loss) - config.patience + 1):
             if below[i : i + config.patience].all():
                 onset = int(steps[i])

@@ -23,13 +23,6 @@ from recall.plots.style import (
 from recall.runs import RunFolder
 
 
-def detector_band(phases: Phases) -> tuple[float, float]:
-    """The loss range between the detector's two thresholds: the statistics phase ends on
-    entering it from above, knowledge starts below it, so a plateau is a stretch inside."""
-    d, baseline = phases.settings, phases.baseline
-    return (1 - d.knowledge_margin) * baseline, (1 + d.statistics_tolerance) * baseline
-
-
 def band_label(phases: Phases) -> str:
     d = phases.settings
     if d.knowledge_margin == d.statistics_tolerance:
@@ -58,7 +51,7 @@ def phases_figure(
         ax_loss.axhline(
             phases.baseline, color=BASELINE, ls="--", lw=1, label="no-knowledge baseline"
         )
-        band = detector_band(phases)
+        band = phases.settings.thresholds(phases.baseline)  # the plateau lies inside
         ax_loss.axhspan(*band, color=BASELINE, alpha=0.2, lw=0, zorder=1, label=band_label(phases))
         ax_loss.set_ylabel("attribute loss (nats)")
         ax_loss.set_ylim(0, min(loss.max() * 1.05, 2 * phases.baseline))  # the start may be cut
