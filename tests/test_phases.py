@@ -81,3 +81,11 @@ def test_the_phase_plot_shades_the_detectors_band():
     assert (low, high) == pytest.approx((0.95 * BASELINE, 1.1 * BASELINE))
     assert band.get_label() == "baseline −5% / +10% (phase detector)"
     assert band.get_label() in [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+
+
+def test_the_phase_plot_shows_a_curve_whose_baseline_is_zero():
+    """One individual has a baseline of 0 nats: the loss panel still spans the curve."""
+    loss = 3 * np.exp(-STEPS / 100.0)
+    phases = detect_phases(STEPS, loss, 0.0, PhaseConfig())
+    fig = phases_figure(STEPS, loss, np.ones(len(STEPS)), phases)
+    assert fig.axes[0].get_ylim() == pytest.approx((0, 3 * 1.05))

@@ -54,7 +54,10 @@ def phases_figure(
         band = phases.settings.thresholds(phases.baseline)  # the plateau lies inside
         ax_loss.axhspan(*band, color=BASELINE, alpha=0.2, lw=0, zorder=1, label=band_label(phases))
         ax_loss.set_ylabel("attribute loss (nats)")
-        ax_loss.set_ylim(0, min(loss.max() * 1.05, 2 * phases.baseline))  # the start may be cut
+        top = loss.max() * 1.05
+        if phases.baseline > 0:  # the start may be cut; a zero baseline (N = 1) would hide all
+            top = min(top, 2 * phases.baseline)
+        ax_loss.set_ylim(0, top)
         ax_loss.legend(loc="lower left")
         ax_acc.plot(steps, acc, color="C2", marker=".")
         ax_acc.set_ylim(-0.02, 1.02)
