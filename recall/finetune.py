@@ -201,7 +201,9 @@ def finetune_run(cfg: DictConfig, start: Start) -> tuple[RunFolder, dict[str, An
     old_weights = sampling_weights(start.loader.distribution, old.n_seen)
     schedule = replay_schedule(old_weights, cfg.new_individuals, cfg.replay)
 
-    datamodule = FinetuneDataModule(corpus, loader, schedule, cfg.seed, old.n_seen, old_weights)
+    datamodule = FinetuneDataModule(
+        corpus, loader, schedule, cfg.seed, max_steps, old.n_seen, old_weights
+    )
     run = new_run_folder(cfg.run_dir, unique=timestamped(cfg))
     with removed_on_failure(run, fresh=True):
         print(f"recall: run folder {run.path}", flush=True)

@@ -76,7 +76,9 @@ def build_run(
         raise ConfigError(
             f"the corpus generated now differs from the one {run.path} was trained on"
         )
-    datamodule = BiographyDataModule(corpus, settings.loader, settings.schedule, cfg.seed)
+    datamodule = BiographyDataModule(
+        corpus, settings.loader, settings.schedule, cfg.seed, settings.max_steps
+    )
     if rank_zero_only.rank == 0:
         print(f"recall: run folder {run.path}", flush=True)
         OmegaConf.save(cfg, run.config, resolve=True)  # on resume: e.g. a longer max_steps

@@ -80,7 +80,7 @@ def test_evaluation_splits_into_old_and_new(corpus):
     grown = Corpus(add_individuals(corpus.population, 50, seed=1))
     weights = np.ones(corpus.population.n_seen)
     schedule = replay_schedule(weights, 50, 0.0)
-    data = FinetuneDataModule(grown, LoaderConfig(n_eval=40), schedule, 0, 300, weights)
+    data = FinetuneDataModule(grown, LoaderConfig(n_eval=40), schedule, 0, 100, 300, weights)
     rows = data.eval_batches["seen"].individuals.numpy()
     assert data.eval_groups["old"].sum() == 40 and data.eval_groups["new"].sum() == 40
     assert (rows[data.eval_groups["old"]] < 300).all() and (
@@ -274,7 +274,7 @@ def test_the_control_trains_only_on_the_old_individuals(corpus):
     schedule = replay_schedule(weights, 0, replay=0.5)  # replay is irrelevant without new ones
     np.testing.assert_allclose(schedule.weights(0), weights / weights.sum())
     config = LoaderConfig(batch_size=64, distribution=distribution, n_eval=40)
-    data = FinetuneDataModule(corpus, config, schedule, 0, n_old, weights)
+    data = FinetuneDataModule(corpus, config, schedule, 0, 100, n_old, weights)
     stream = data.stream()
     drawn = np.concatenate([stream.batch(step).individuals.numpy() for step in range(200)])
     assert drawn.min() >= 0 and drawn.max() < n_old
@@ -284,7 +284,7 @@ def test_the_control_trains_only_on_the_old_individuals(corpus):
     assert data.eval_groups["old"].all() and not data.eval_groups["new"].any()
     grown = Corpus(add_individuals(corpus.population, 50, seed=1))
     with_new = FinetuneDataModule(
-        grown, config, replay_schedule(weights, 50, 0.0), 0, n_old, weights
+        grown, config, replay_schedule(weights, 50, 0.0), 0, 100, n_old, weights
     )
     old_rows = torch.from_numpy(with_new.eval_groups["old"])
     for field in ("tokens", "individuals", "value_spans"):  # the same old biographies

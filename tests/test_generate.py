@@ -32,7 +32,7 @@ def generated(tmp_path_factory):
     )
     corpus = Corpus(generate_population(population_config))
     schedule = build_schedule({"name": "constant"}, loader.distribution, corpus.population.n_seen)
-    return out, BiographyDataModule(corpus, loader, schedule, seed=4)
+    return out, BiographyDataModule(corpus, loader, schedule, seed=4, steps=1)
 
 
 def token_rows(batch):

@@ -102,21 +102,29 @@ def worker_steps(start: int) -> Iterator[int]:
 
 class BiographyDataModule(L.LightningDataModule):
     """Training stream plus fixed evaluation sets, all built from one corpus, and each
-    set's no-knowledge baseline under the schedule's base weights (`baselines`: seen,
-    unseen, and uniform = log K).
+    set's no-knowledge baseline (`baselines`: seen, unseen, and uniform = log K).
+
+    The baseline is the value marginal under the weights in force at the run's last step
+    (of `steps`): the distribution the run settles on, against which its plateau and
+    knowledge onset are read. For a constant schedule that is `data.distribution`; a
+    schedule piece that names another distribution for the rest of the run changes it; a
+    warm-up's subset, long left behind when the plateau ends, does not.
 
     The seen evaluation set is spread evenly over the frequency ranks of
     `data.distribution`, whatever the schedule, and `eval_buckets` says which of its
     biographies are in the head, torso and tail of that distribution.
     """
 
-    def __init__(self, corpus: Corpus, config: LoaderConfig, schedule: Schedule, seed: int) -> None:
+    def __init__(
+        self, corpus: Corpus, config: LoaderConfig, schedule: Schedule, seed: int, steps: int
+    ) -> None:
         super().__init__()
         self.corpus, self.config, self.schedule, self.seed = corpus, config, schedule, seed
         self._evaluation_sets()
         population = corpus.population
+        settled = schedule.weights(steps - 1)
         self.baselines = {
-            split: no_knowledge_baseline(population, schedule.base, batch.individuals.numpy())
+            split: no_knowledge_baseline(population, settled, batch.individuals.numpy())
             for split, batch in self.eval_batches.items()
         }
         self.baselines["uniform"] = uniform_baseline(population)
@@ -159,11 +167,18 @@ def evaluation_choices(
     only: `n_eval` seen individuals spread evenly over the frequency ranks of `weights`,
     and every unseen individual (no "unseen" set when there are none)."""
     population = corpus.population
-    seen = frequency_rank(weights)[spread(population.n_seen, n_eval)]
+    seen = seen_for_evaluation(weights, n_eval)
     unseen = np.arange(population.n_seen, population.n_seen + population.n_unseen)
     rng = np.random.default_rng([seed, EVAL_STREAM])
     sets = {"seen": seen, "unseen": unseen} if len(unseen) else {"seen": seen}
     return {split: (ids, *corpus.choose(ids, rng, heldout=True)) for split, ids in sets.items()}
+
+
+def seen_for_evaluation(weights: np.ndarray, n_eval: int) -> np.ndarray:
+    """Up to `n_eval` individuals spread evenly over the frequency ranks of `weights`, among
+    those with a positive weight: one never drawn (a zero custom weight) is not seen."""
+    drawn = int((weights > 0).sum())
+    return frequency_rank(weights)[spread(drawn, n_eval)]
 
 
 def spread(n: int, k: int) -> np.ndarray:

@@ -20,8 +20,13 @@ import torch
 import torch.nn.functional as F
 
 from recall.data.corpus import BiographyBatch, Corpus
-from recall.data.datamodule import EVAL_STREAM, BiographyDataModule, LoaderConfig, spread
-from recall.data.distributions import frequency_rank
+from recall.data.datamodule import (
+    EVAL_STREAM,
+    BiographyDataModule,
+    LoaderConfig,
+    seen_for_evaluation,
+    spread,
+)
 from recall.data.schedules import Schedule
 from recall.errors import ConfigError
 
@@ -52,15 +57,16 @@ class FinetuneDataModule(BiographyDataModule):
         config: LoaderConfig,
         schedule: Schedule,
         seed: int,
+        steps: int,
         n_old: int,
         old_weights: np.ndarray,
     ) -> None:
         self.n_old, self.old_weights = n_old, old_weights
-        super().__init__(corpus, config, schedule, seed)
+        super().__init__(corpus, config, schedule, seed, steps)
 
     def _evaluation_sets(self) -> None:
         n_new = self.corpus.population.n_seen - self.n_old
-        old = frequency_rank(self.old_weights)[spread(self.n_old, self.config.n_eval)]
+        old = seen_for_evaluation(self.old_weights, self.config.n_eval)
         new = self.n_old + spread(n_new, self.config.n_eval)
         batch = self.corpus.evaluation_batch(old, np.random.default_rng([self.seed, EVAL_STREAM]))
         if len(new):
