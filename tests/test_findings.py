@@ -92,7 +92,9 @@ def fake_run(path, curves: dict[str, list[float]], steps, baseline=5.0, **config
 STEPS = list(range(0, 1100, 50))
 
 
-def phase_curve(stats_end: int, onset: int, plateau_level: float = 1.0) -> list[float]:
+def phase_curve(
+    stats_end: int, onset: int, plateau_level: float = 1.0, steps: list[int] = STEPS
+) -> list[float]:
     """Loss / baseline: 2 → the plateau level at stats_end, flat, then falling after onset."""
     return [
         2 - (2 - plateau_level) * s / stats_end
@@ -100,7 +102,7 @@ def phase_curve(stats_end: int, onset: int, plateau_level: float = 1.0) -> list[
         else plateau_level
         if s < onset
         else 0.9 - (s - onset) / 2000
-        for s in STEPS
+        for s in steps
     ]
 
 
@@ -129,20 +131,25 @@ def test_hallucination_is_judged_by_the_timing_of_the_rise(tmp_path):
     unseen = np.where(steps < 600, 5.3, 5.3 + (steps - 600) / 100)  # floor, then a rise
     assert rise_step(steps, unseen, 200, 0.25, 2) == 650  # 0.25 above the floor from 650 on
 
-    def effect(name, rise_from):
-        loss = [5 * x for x in phase_curve(200, 600)]
-        unseen = [5.3 if s < rise_from else 5.3 + (s - rise_from) / 100 for s in STEPS]
+    def effect(name, rise_from, onset=600, steps=STEPS):
+        loss = [5 * x for x in phase_curve(200, onset, steps=steps)]
+        unseen = [5.3 if s < rise_from else 5.3 + (s - rise_from) / 100 for s in steps]
         curves = {
             "seen/attr_loss": loss,
             "unseen/attr_loss": unseen,
-            "unseen/baseline": [5.0] * len(STEPS),
+            "unseen/baseline": [5.0] * len(steps),
         }
-        run = fake_run(tmp_path / name, curves, STEPS)
+        run = fake_run(tmp_path / name, curves, steps)
         return Hallucination().measure({"reference": run}).effect
 
     assert effect("on_time", 600) == -1.0  # 0.25 nats above the floor one evaluation later
     assert effect("early", 250) == -6.0  # detected at 300, 6 evaluations before the onset
     assert effect("never", 5000) == -(1050 - 600) / 50  # censored at the run's end
+    # a run that ends 2 evaluations after its onset cannot tell a late rise from none
+    assert np.isnan(effect("too_soon", 5000, onset=950))
+    # evaluations, not steps: every 10 steps up to 400, then every 50 (dense_until)
+    uneven = [*range(0, 400, 10), *range(400, 1051, 50)]
+    assert effect("uneven", 250, steps=uneven) == -(uneven.index(600) - uneven.index(280))
 
 
 def test_relative_shortening_counts_a_censored_plateau_as_its_length(tmp_path):

@@ -42,8 +42,9 @@ class Hallucination(Finding):
     why = (
         f"the rise within {TOLERANCE} evaluations of the onset, before or after; rise = the "
         "unseen loss 5 % of its baseline above its lowest value since the statistics end, "
-        "for as many evaluations as the onset detector asks; a seed without knowledge onset "
-        "has no time to compare with and is left out of the interval"
+        "for as many evaluations as the onset detector asks; a seed without knowledge onset, "
+        f"or whose run ends within {TOLERANCE} evaluations of it with no rise yet, cannot "
+        "tell and is left out of the interval"
     )
 
     def runs(self) -> Sequence[PlannedRun]:
@@ -59,12 +60,19 @@ class Hallucination(Finding):
         baseline = float(ref.curve("unseen/baseline")[1][0])
         detector = phases.settings
         rise = rise_step(steps, unseen, s, detector.knowledge_margin * baseline, detector.patience)
-        every = float(np.median(np.diff(steps)))
         end = rise if rise is not None else int(steps[-1])  # never rose: at least this far
+        apart = abs(int(np.searchsorted(steps, end)) - int(np.searchsorted(steps, o)))
+        if rise is None and apart <= TOLERANCE:
+            return Measurement(
+                float("nan"), f"no rise yet, knowledge onset at step {o}: the run ends too soon"
+            )
+        gaps = np.diff(steps)[:-1]  # the last may be shorter: the run's final step
+        even = len(gaps) and (gaps == gaps[0]).all()
+        cadence = f"evaluations every {gaps[0]} steps" if even else f"{apart} evaluations apart"
         return Measurement(
-            -abs(end - o) / every,
+            -apart,
             f"unseen loss rises {'never' if rise is None else f'at step {rise}'}, knowledge "
-            f"onset at step {o} (evaluations every {every:.0f} steps); unseen loss "
+            f"onset at step {o} ({cadence}); unseen loss "
             f"{unseen[steps >= s][0]:.2f} at the statistics end, {unseen[-1]:.2f} at the end "
             f"(baseline {baseline:.2f})",
         )
