@@ -141,8 +141,9 @@ def judge(
             problems += broken
             continue
         runs = {label: run_folder(out, label, seed) for label in labels}
-        if not all(r.finished for r in runs.values()):
-            continue  # not planned for this seed
+        if unfinished := sorted(label for label, run in runs.items() if not run.finished):
+            problems.append(f"seed {seed}: {', '.join(unfinished)} not finished")
+            continue
         try:
             measured[seed] = finding.measure(runs)
         except Exception as error:

@@ -18,7 +18,7 @@ from recall.findings.replay_final import ReplayFinal
 from recall.findings.shared_runs import REFERENCE
 from recall.findings.three_phases import ThreePhases
 from recall.findings.warmup import Warmup
-from recall.reproduce import make_plan, on_accelerator, reproduce, run_folder
+from recall.reproduce import judge, make_plan, on_accelerator, reproduce, run_folder
 from recall.runs import RunFolder
 from tests.conftest import THREE_ATTRIBUTES, TINY_RUN, assert_judged_from_its_seeds
 
@@ -160,6 +160,14 @@ def test_a_quick_look_continues_without_rerunning(quick_look):
     reproduce(out, seeds=1, scale=TINY)
     assert run_folder(out, "size_250", 0).metrics.stat().st_mtime_ns == kept
     assert partial.finished
+
+
+def test_a_seed_whose_runs_did_not_finish_is_reported_not_skipped(tmp_path):
+    judged, first = judge(Warmup(), tmp_path, seeds=3, failed={})  # no run was made
+    assert first is None and judged.verdict == "inconclusive"
+    assert judged.failed_runs == [
+        f"seed {s}: warmup, warmup_subset_alone, warmup_uniform not finished" for s in range(3)
+    ]
 
 
 def test_seeds_in_ensembles_give_intervals_and_a_failed_run_is_reported_while_others_go_on(
