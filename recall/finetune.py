@@ -43,9 +43,9 @@ from recall.cli import checked_command_line, reported, sweep_job
 from recall.config import CONFIG_DIR, to_dataclasses
 from recall.data.corpus import Corpus
 from recall.data.datamodule import LoaderConfig
-from recall.data.distributions import sampling_weights
 from recall.data.finetuning import FinetuneDataModule, replay_schedule
 from recall.data.population import add_individuals
+from recall.data.schedules import build_schedule
 from recall.errors import ConfigError
 from recall.fitting import corpus_record, fit, quiet_lightning, save_corpus
 from recall.model.gpt import GPT
@@ -71,6 +71,7 @@ class Start:
     model: GPT
     corpus: Corpus
     peak_lr: float  # the starting run's optim.lr (its peak learning rate)
+    weights: np.ndarray  # its individuals' sampling weights at the checkpoint's last step
 
 
 def load_start(start: str) -> Start:
@@ -97,12 +98,19 @@ def load_start(start: str) -> Start:
             f"{model.config.max_len}, its run's corpus {expected[0]} and {expected[1]}: the "
             "checkpoint does not belong to this run"
         )
-    peak_lr = OmegaConf.select(run.load_config(), "optim.lr")
+    config = run.load_config()
+    peak_lr = OmegaConf.select(config, "optim.lr")
     if not isinstance(peak_lr, int | float) or peak_lr <= 0:
         raise ConfigError(
             f"{run.config} has no positive optim.lr to scale by lr_ratio; give optim.lr="
         )
-    return Start(checkpoint.resolve(), loader, model, corpus, float(peak_lr))
+    schedule = build_schedule(
+        OmegaConf.to_container(config.schedule, resolve=True),
+        loader.distribution,
+        corpus.population.n_seen,
+    )
+    weights = schedule.weights(max(checkpoint_step(checkpoint) - 1, 0))
+    return Start(checkpoint.resolve(), loader, model, corpus, float(peak_lr), weights)
 
 
 def check_finetune_config(cfg: DictConfig) -> None:
@@ -198,7 +206,7 @@ def finetune_run(cfg: DictConfig, start: Start) -> tuple[RunFolder, dict[str, An
         distribution=start.loader.distribution,
         n_eval=cfg.n_eval,
     )
-    old_weights = sampling_weights(start.loader.distribution, old.n_seen)
+    old_weights = start.weights
     schedule = replay_schedule(old_weights, cfg.new_individuals, cfg.replay)
 
     datamodule = FinetuneDataModule(

@@ -24,6 +24,8 @@ from recall.finetune import finetune
 from recall.runs import RunFolder
 from tests.conftest import ATTRIBUTES
 
+POWER_LAW = {"name": "power_law", "alpha": 1.0}
+
 
 def test_new_individuals_are_new_and_old_rows_unchanged(corpus):
     old = corpus.population
@@ -167,6 +169,35 @@ def test_replay_shrinks_the_drop_and_runs_compare(pretrained, tmp_path):
     assert (tmp_path / "comparison" / "interference.png").stat().st_size > 10_000
     with pytest.raises(ConfigError, match="cannot compare fine-tuning runs with training"):
         compare([runs[0], pretrained], tmp_path / "mixed")
+
+
+@pytest.mark.parametrize(
+    ("schedule", "checkpoint", "replayed_as"),
+    [
+        ({"name": "piecewise", "pieces": [{"step": 0, "distribution": POWER_LAW}]}, 500, "power"),
+        ({"name": "warmup", "individuals": 10, "steps": 300}, 100, "subset"),  # mid warm-up
+        ({"name": "warmup", "individuals": 10, "steps": 300}, 500, "uniform"),  # after it
+    ],
+)
+def test_old_individuals_keep_the_frequencies_they_were_trained_at(
+    pretrained, tmp_path, schedule, checkpoint, replayed_as
+):
+    """Replay draws old individuals as the starting run's schedule did at its checkpoint."""
+    (tmp_path / "checkpoints").mkdir()
+    name = f"checkpoints/step{checkpoint:06d}.ckpt"
+    for file in ("corpus.json", name):
+        (tmp_path / file).write_bytes((pretrained.path / file).read_bytes())
+    config = OmegaConf.load(pretrained.config)
+    config.schedule = schedule
+    OmegaConf.save(config, tmp_path / "config.yaml")
+    weights = recall.finetune.load_start(str(tmp_path / name)).weights
+    n = len(weights)
+    expected = {
+        "power": sampling_weights(POWER_LAW, n),
+        "subset": np.r_[np.ones(10), np.zeros(n - 10)],
+        "uniform": np.ones(n),
+    }[replayed_as]
+    np.testing.assert_allclose(weights, expected / expected.sum())
 
 
 def test_incompatible_checkpoint_is_refused_before_anything_runs(pretrained, tmp_path):
