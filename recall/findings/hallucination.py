@@ -60,17 +60,20 @@ class Hallucination(Finding):
         baseline = float(ref.curve("unseen/baseline")[1][0])
         detector = phases.settings
         rise = rise_step(steps, unseen, s, detector.knowledge_margin * baseline, detector.patience)
-        end = rise if rise is not None else int(steps[-1])  # never rose: at least this far
-        apart = abs(int(np.searchsorted(steps, end)) - int(np.searchsorted(steps, o)))
-        if rise is None and apart <= TOLERANCE:
-            return Measurement(
-                float("nan"), f"no rise yet, knowledge onset at step {o}: the run ends too soon"
-            )
+        at_onset = int(np.searchsorted(steps, o))
+        if rise is not None:
+            apart = abs(int(np.searchsorted(steps, rise)) - at_onset)
+        else:  # none confirmed by the end: one would start in the last patience - 1 or later
+            apart = len(steps) - detector.patience + 1 - at_onset
+            if apart <= TOLERANCE:
+                return Measurement(
+                    float("nan"), f"no rise yet, knowledge onset at step {o}: the run ends too soon"
+                )
         gaps = np.diff(steps)[:-1]  # the last may be shorter: the run's final step
         even = len(gaps) and (gaps == gaps[0]).all()
         cadence = f"evaluations every {gaps[0]} steps" if even else f"{apart} evaluations apart"
         return Measurement(
-            -apart,
+            float(-apart),
             f"unseen loss rises {'never' if rise is None else f'at step {rise}'}, knowledge "
             f"onset at step {o} ({cadence}); unseen loss "
             f"{unseen[steps >= s][0]:.2f} at the statistics end, {unseen[-1]:.2f} at the end "
