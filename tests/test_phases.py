@@ -89,3 +89,11 @@ def test_the_phase_plot_shows_a_curve_whose_baseline_is_zero():
     phases = detect_phases(STEPS, loss, 0.0, PhaseConfig())
     fig = phases_figure(STEPS, loss, np.ones(len(STEPS)), phases)
     assert fig.axes[0].get_ylim() == pytest.approx((0, 3 * 1.05))
+
+
+def test_the_phase_plot_leaves_out_a_diverged_evaluation():
+    loss = BASELINE + 8 * np.exp(-STEPS / 50.0)
+    loss[3] = np.nan
+    phases = detect_phases(STEPS, loss, BASELINE, PhaseConfig())
+    fig = phases_figure(STEPS, loss, np.zeros(len(STEPS)), phases)
+    assert fig.axes[0].get_ylim() == pytest.approx((0, 2 * BASELINE))

@@ -54,7 +54,7 @@ def phases_figure(
         band = phases.settings.thresholds(phases.baseline)  # the plateau lies inside
         ax_loss.axhspan(*band, color=BASELINE, alpha=0.2, lw=0, zorder=1, label=band_label(phases))
         ax_loss.set_ylabel("attribute loss (nats)")
-        top = loss.max() * 1.05
+        top = np.nanmax(loss) * 1.05  # a diverged evaluation (NaN) is left out
         if phases.baseline > 0:  # the start may be cut; a zero baseline (N = 1) would hide all
             top = min(top, 2 * phases.baseline)
         ax_loss.set_ylim(0, top)
