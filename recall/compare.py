@@ -101,6 +101,7 @@ def summarize_run(run: RunFolder, config: dict[str, Any], varied: Sequence[str])
         plateau_length=phases.knowledge_onset_step,
         **{f"steps_to_{int(t * 100)}": steps_to(steps, acc, t) for t in ACCURACY_TARGETS},
         final_step=int(steps[-1]),
+        finished=run.finished,  # False: still running, or stopped (no onset may mean either)
         final_attr_acc=round(float(acc[-1]), 4),
     )
     for bucket in BUCKETS:
@@ -168,9 +169,19 @@ def compare(runs: Sequence[RunFolder], out: Path) -> tuple[list[dict[str, Any]],
         )
         if fit is not None:
             save(power_law_figure(fit), out / "plateau_vs_n")
-            fitted = {"a": fit.a, "b": fit.b, "r2": fit.r2}
+            fitted = {"a": fit.a, "b": fit.b, "r2": fit.r2, "left_out": left_out(rows)}
             write_atomically(out / "power_law.json", json.dumps(fitted, indent=2) + "\n")
     return rows, fit
+
+
+def left_out(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The runs the power-law fit cannot use: no knowledge onset by their last step. Their
+    plateau is at least that long, so leaving them out biases the exponent low."""
+    return [
+        {k: r[k] for k in ("n_individuals", "final_step", "finished")}
+        for r in rows
+        if not r["plateau_length"]
+    ]
 
 
 def _label(row: dict[str, Any], varied: Sequence[str]) -> str:
@@ -189,6 +200,11 @@ def format_table(rows: Sequence[dict[str, Any]], fit: PowerLaw | None) -> str:
     lines += ["  ".join(v.rjust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
     if fit is not None:
         lines.append(f"plateau length ≈ {fit.a:.3g} · N^{fit.b:.3f}  (R² = {fit.r2:.3f})")
+        for r in left_out(rows):
+            lines.append(
+                f"  left out of the fit: N={r['n_individuals']}, no onset by step "
+                f"{r['final_step']}{'' if r['finished'] else ' (run not finished)'}"
+            )
     return "\n".join(lines)
 
 

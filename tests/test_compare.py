@@ -7,7 +7,7 @@ import sys
 import numpy as np
 import pytest
 
-from recall.compare import main, steps_to, varied_parameters
+from recall.compare import format_table, left_out, main, steps_to, varied_parameters
 from recall.power_law import fit_power_law
 from recall.runs import RunFolder
 from tests.conftest import THREE_ATTRIBUTES, TINY_RUN
@@ -21,6 +21,22 @@ def test_power_law_fit_recovers_the_exponent():
     assert fit.a == pytest.approx(0.43, rel=0.3)
     assert 0.99 < fit.r2 <= 1
     assert fit_power_law([1e3, 2e3], [10, 20]) is None  # two sizes fit anything
+
+
+def test_the_fit_names_the_sizes_it_leaves_out():
+    """A run with no onset has no plateau length to fit; the table says so, and whether it
+    stopped or is still running."""
+    ends = {1000: (400, True), 2000: (800, True), 4000: (1500, True), 8000: (None, False)}
+    rows = [
+        {"run": f"r{n}", "n_individuals": n, "plateau_length": onset, "final_step": 2000,
+         "finished": finished}
+        for n, (onset, finished) in ends.items()
+    ]  # fmt: skip
+    fit = fit_power_law([1000, 2000, 4000], [400, 800, 1500])
+    assert left_out(rows) == [{"n_individuals": 8000, "final_step": 2000, "finished": False}]
+    assert format_table(rows, fit).splitlines()[-1] == (
+        "  left out of the fit: N=8000, no onset by step 2000 (run not finished)"
+    )
 
 
 def test_steps_to_accuracy_targets():
