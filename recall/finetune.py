@@ -71,6 +71,7 @@ class Start:
     model: GPT
     corpus: Corpus
     peak_lr: float  # the starting run's optim.lr (its peak learning rate)
+    step: int  # the training step the checkpoint was saved at
     weights: np.ndarray  # its individuals' sampling weights at the checkpoint's last step
 
 
@@ -109,8 +110,16 @@ def load_start(start: str) -> Start:
         loader.distribution,
         corpus.population.n_seen,
     )
-    weights = schedule.weights(max(checkpoint_step(checkpoint) - 1, 0))
-    return Start(checkpoint.resolve(), loader, model, corpus, float(peak_lr), weights)
+    step = checkpoint_step(checkpoint)
+    return Start(
+        checkpoint.resolve(),
+        loader,
+        model,
+        corpus,
+        float(peak_lr),
+        step,
+        schedule.weights_after(step),
+    )
 
 
 def check_finetune_config(cfg: DictConfig) -> None:
@@ -206,11 +215,10 @@ def finetune_run(cfg: DictConfig, start: Start) -> tuple[RunFolder, dict[str, An
         distribution=start.loader.distribution,
         n_eval=cfg.n_eval,
     )
-    old_weights = start.weights
-    schedule = replay_schedule(old_weights, cfg.new_individuals, cfg.replay)
+    schedule = replay_schedule(start.weights, cfg.new_individuals, cfg.replay)
 
     datamodule = FinetuneDataModule(
-        corpus, loader, schedule, cfg.seed, max_steps, old.n_seen, old_weights
+        corpus, loader, schedule, cfg.seed, max_steps, old.n_seen, start.weights
     )
     run = new_run_folder(cfg.run_dir, unique=timestamped(cfg))
     with removed_on_failure(run, fresh=True):
@@ -221,7 +229,7 @@ def finetune_run(cfg: DictConfig, start: Start) -> tuple[RunFolder, dict[str, An
             "n_old": old.n_seen,
             "started_from": {
                 "checkpoint": str(start.checkpoint),
-                "step": checkpoint_step(start.checkpoint),
+                "step": start.step,
                 "fingerprint": old.fingerprint(),
             },
         }

@@ -122,7 +122,7 @@ class BiographyDataModule(L.LightningDataModule):
         self.corpus, self.config, self.schedule, self.seed = corpus, config, schedule, seed
         self._evaluation_sets()
         population = corpus.population
-        settled = schedule.weights(steps - 1)
+        settled = schedule.weights_after(steps)
         self.baselines = {
             split: no_knowledge_baseline(population, settled, batch.individuals.numpy())
             for split, batch in self.eval_batches.items()

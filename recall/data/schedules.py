@@ -50,6 +50,11 @@ class Schedule:
     def weights(self, step: int) -> np.ndarray:
         return self._weights[self._piece(step)]
 
+    def weights_after(self, steps: int) -> np.ndarray:
+        """The weights in force at the last of `steps` trained steps (the first's for 0):
+        the marginal a run (or a checkpoint) has settled on."""
+        return self.weights(max(steps - 1, 0))
+
     def sample(self, step: int, rng: np.random.Generator, size: int) -> np.ndarray:
         """Individuals for one batch; the same draws as rng.choice(n, size, p=weights)."""
         return self._cdfs[self._piece(step)].searchsorted(rng.random(size), side="right")
