@@ -101,7 +101,7 @@ def summarize_run(run: RunFolder, config: dict[str, Any], varied: Sequence[str])
         plateau_length=phases.knowledge_onset_step,
         **{f"steps_to_{int(t * 100)}": steps_to(steps, acc, t) for t in ACCURACY_TARGETS},
         final_step=int(steps[-1]),
-        finished=run.finished,  # False: still running, or stopped (no onset may mean either)
+        finished=run.finished,  # False: still running, or stopped before its end
         final_attr_acc=round(float(acc[-1]), 4),
     )
     for bucket in BUCKETS:
