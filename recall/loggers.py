@@ -65,8 +65,8 @@ TENSORBOARD_LAYOUT = {
 
 class RunCSVLogger(Logger):
     """metrics.csv directly in the run folder: one row per logging call, with its step, and
-    a column for every metric logged so far (sorted). On resume, rows after the checkpoint
-    are dropped (they will be logged again) and new rows are appended.
+    a column for every metric logged so far (sorted). On resume, rows logged after the
+    checkpoint are dropped (they will be logged again) and new rows are appended.
 
     Written on Lightning's public `Logger` interface rather than by overriding its
     CSVLogger's private file handling: rows are buffered and written at `save` (every
@@ -85,7 +85,7 @@ class RunCSVLogger(Logger):
                 self.path.unlink()
             else:
                 columns, rows = read_metrics(self.path)
-                self._rewrite(columns, [r for r in rows if int(r["step"]) <= resume_step])
+                self._rewrite(columns, [r for r in rows if before_checkpoint(r, resume_step)])
 
     @property
     def name(self) -> str:
@@ -135,6 +135,13 @@ class RunCSVLogger(Logger):
         writer.writeheader()
         writer.writerows(rows)
         write_atomically(self.path, text.getvalue())
+
+
+def before_checkpoint(row: dict[str, str], step: int) -> bool:
+    """Whether a metrics.csv row was logged before the checkpoint at `step`. Evaluations of
+    step s are; the training loss labelled s is the loss of the batch that takes the
+    weights from s to s + 1 updates, logged after that checkpoint and again on resume."""
+    return int(row["step"]) < step or (int(row["step"]) == step and not row.get("train/loss"))
 
 
 class RunTensorBoardLogger(TensorBoardLogger):
