@@ -78,8 +78,27 @@ def partial_file(path: Path) -> Path:
 
 def checkpoint_step(path: str) -> int:
     """The training step a checkpoint was saved at; a damaged file is a ConfigError."""
+    return _load(path)[1]
+
+
+def resumable_step(path: str) -> int:
+    """The step a run resumes from. A weights-only checkpoint (stepNNNNNN.ckpt, kept for
+    analyses) has no optimizer or loop state to resume: refused here, before the run folder
+    is touched, with the file that has them."""
+    checkpoint, step = _load(path)
+    if "optimizer_states" not in checkpoint or "loops" not in checkpoint:
+        raise ConfigError(
+            f"{path} holds weights only (kept for analyses); resume from "
+            f"{Path(path).with_name('last.ckpt')}, the run's full training state"
+        )
+    return step
+
+
+def _load(path: str) -> tuple[dict[str, Any], int]:
+    """A checkpoint's contents and step; a damaged or foreign file is a ConfigError."""
     try:
-        return int(torch.load(path, map_location="cpu", weights_only=True)["global_step"])
+        checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        return checkpoint, int(checkpoint["global_step"])
     except UNREADABLE as err:
         raise unreadable(path, err) from None
 

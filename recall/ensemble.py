@@ -23,7 +23,7 @@ import lightning as L
 import torch
 from omegaconf import DictConfig, OmegaConf
 
-from recall.checkpoints import RunCheckpoints, checkpoint_step, partial_file, weights_file
+from recall.checkpoints import RunCheckpoints, partial_file, weights_file
 from recall.config import typed
 from recall.data.corpus import Corpus
 from recall.data.ensemble import EnsembleDataModule
@@ -34,6 +34,7 @@ from recall.fitting import (
     fit_timed,
     make_trainer,
     prepare_run_folder,
+    start_run,
     summarize,
     throughput,
 )
@@ -121,14 +122,13 @@ def train_ensemble(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> lis
     check_members(planned)
     for member in planned:
         validate(member)
-    root, fresh = prepare_run_folder(cfg)
+    root, resume_step = prepare_run_folder(cfg)
     members = member_configs(cfg, root.path)
     settings = [validate(member) for member in members]
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
-    with removed_on_failure(root, fresh):
-        OmegaConf.save(cfg, root.config, resolve=True)
-        return _fit(cfg, root, members, settings, callbacks)
+    with removed_on_failure(root, fresh=resume_step is None):
+        return _fit(cfg, root, members, settings, resume_step, callbacks)
 
 
 def _fit(
@@ -136,16 +136,22 @@ def _fit(
     root: RunFolder,
     members: Sequence[DictConfig],
     settings: Sequence[Any],
+    resume_step: int | None,
     callbacks: Sequence[L.Callback],
 ) -> list[RunFolder]:
-    resume_step = checkpoint_step(cfg.ckpt_path) if cfg.ckpt_path else None
     runs = [RunFolder(Path(member.run_dir)) for member in members]
-    built = []
-    for member, member_settings, run in zip(members, settings, runs, strict=True):
-        run.checkpoints.mkdir(parents=True, exist_ok=True)
-        corpus = Corpus(generate_population(member_settings.population))
-        built.append(build_run(member, member_settings, corpus, run, resume_step))
+    corpora = [Corpus(generate_population(s.population)) for s in settings]
+    built = [  # every member checked before any member's folder is written
+        build_run(member, member_settings, corpus, run, resume_step)
+        for member, member_settings, corpus, run in zip(
+            members, settings, corpora, runs, strict=True
+        )
+    ]
     datamodules, modules = zip(*built, strict=True)
+    OmegaConf.save(cfg, root.config, resolve=True)
+    for member, run, corpus, datamodule in zip(members, runs, corpora, datamodules, strict=True):
+        run.checkpoints.mkdir(parents=True, exist_ok=True)
+        start_run(member, run, corpus, datamodule.baselines, resume_step)
     trainer_config = cfg.trainer
     module = EnsembleModule(
         modules,

@@ -6,6 +6,7 @@ Used by a single run (recall.train), an ensemble of runs (recall.ensemble) and f
 from __future__ import annotations
 
 import logging
+import math
 import os
 import time
 import warnings
@@ -17,9 +18,9 @@ from typing import Any
 import lightning as L
 from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.utilities import rank_zero_only
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import Container, DictConfig, OmegaConf
 
-from recall.checkpoints import RunCheckpoints
+from recall.checkpoints import RunCheckpoints, resumable_step
 from recall.circuits import circuit_summary
 from recall.data.corpus import Corpus
 from recall.data.datamodule import BiographyDataModule
@@ -34,24 +35,34 @@ from recall.plots.phase_plot import plot_phases
 from recall.runs import RunFolder, new_run_folder, timestamped
 from recall.settings import Settings
 
-RESUME_FIXED = ("seed", "seeds", "members", "data", "model")  # what a resumed run may not change
+RESUME_FIXED = (
+    *("seed", "seeds", "members", "data", "model", "optim", "schedule", "patching", "callbacks"),
+    *("trainer.gradient_clip_val", "trainer.accumulate_grad_batches", "trainer.precision"),
+)
+"""What a resumed run may not change: what it trained on and how, and what it measured
+(its config.yaml must describe the steps before the resume too)."""
 SHARED_RUN_DIR = "RECALL_SHARED_RUN_DIR"  # rank 0's run folder, for the DDP processes it starts
 
 
-def prepare_run_folder(cfg: DictConfig) -> tuple[RunFolder, bool]:
-    """The run folder to write into and whether it was made by this call (not a resume)."""
+def prepare_run_folder(cfg: DictConfig) -> tuple[RunFolder, int | None]:
+    """The run folder to write into and the step it resumes from (None: a new folder, made
+    by this call). Nothing is written when resuming; build_run checks the rest."""
     if cfg.ckpt_path:
         run = RunFolder.of_checkpoint(cfg.ckpt_path)
-        saved = OmegaConf.to_container(run.load_config())
-        current = OmegaConf.to_container(cfg, resolve=True)
+        saved = run.load_config()
         for key in RESUME_FIXED:
-            if saved.get(key) != current.get(key):
+            if _selected(saved, key) != _selected(cfg, key):
                 raise ConfigError(
                     f"resuming cannot change '{key}': {run.config} has another value; start a "
                     "new run instead, or resume with the run's own config"
                 )
-        return run, False
-    return new_run_folder(cfg.run_dir, unique=timestamped(cfg)), True
+        return run, resumable_step(cfg.ckpt_path)
+    return new_run_folder(cfg.run_dir, unique=timestamped(cfg)), None
+
+
+def _selected(cfg: DictConfig, key: str) -> Any:
+    value = OmegaConf.select(cfg, key)
+    return OmegaConf.to_container(value, resolve=True) if isinstance(value, Container) else value
 
 
 def rank_zero_run_dir() -> Path | None:
@@ -67,25 +78,13 @@ def rank_zero_run_dir() -> Path | None:
 def build_run(
     cfg: DictConfig, settings: Settings, corpus: Corpus, run: RunFolder, resume_step: int | None
 ) -> tuple[BiographyDataModule, RecallModule]:
-    """The datamodule and the (seeded) module of a run; its config and corpus written into
-    `run` (by rank 0 under DDP), checked against the corpus it was trained on when resuming."""
-    population = corpus.population
-    if resume_step is not None and (
-        run.read_json(run.corpus)["fingerprint"] != population.fingerprint()
-    ):
-        raise ConfigError(
-            f"the corpus generated now differs from the one {run.path} was trained on"
-        )
+    """The datamodule and the (seeded) module of a run, checked against what `run` was
+    trained with when resuming. Writes nothing: start_run does, once every run is built."""
     datamodule = BiographyDataModule(
         corpus, settings.loader, settings.schedule, cfg.seed, settings.max_steps
     )
-    if rank_zero_only.rank == 0:
-        print(f"recall: run folder {run.path}", flush=True)
-        OmegaConf.save(cfg, run.config, resolve=True)  # on resume: e.g. a longer max_steps
-        run.phases.unlink(missing_ok=True)  # finished again only when this fit completes
-        if resume_step is None:
-            save_corpus(run, corpus, corpus_record(cfg.seed, corpus, datamodule.baselines))
-
+    if resume_step is not None:
+        check_resume(run, settings, corpus, datamodule.baselines, resume_step)
     L.seed_everything(cfg.seed, workers=True, verbose=False)
     model_config = GPTConfig(vocab_size=len(corpus.tokenizer), max_len=corpus.max_len, **cfg.model)
     module = RecallModule(
@@ -93,15 +92,62 @@ def build_run(
         optim=asdict(settings.optim),
         eval_steps=settings.cadence.steps(settings.max_steps),
         baselines=datamodule.baselines,
-        n_attributes=len(population.attributes),
+        n_attributes=len(corpus.population.attributes),
         eval_batch_size=cfg.eval_batch_size,
         stop_at_acc=settings.stop_at_acc,
         compile=cfg.compile,
     )
     if settings.patching.enabled:
-        reference = load_reference(settings.patching, population.fingerprint(), model_config)
+        reference = load_reference(settings.patching, corpus.population.fingerprint(), model_config)
         module.pattern_source = ReferencePatterns(reference, settings.patching.start_step)
     return datamodule, module
+
+
+def check_resume(
+    run: RunFolder, settings: Settings, corpus: Corpus, baselines: dict[str, float], step: int
+) -> None:
+    """Refuse a resume that would make the run folder describe another run than the one
+    trained: another corpus, another no-knowledge baseline (a new max_steps whose last step
+    falls in another schedule piece), or other learning rates for the steps already
+    trained (a new max_steps that moves a cosine decay begun before `step`)."""
+    record = run.read_json(run.corpus)
+    if record["fingerprint"] != corpus.population.fingerprint():
+        raise ConfigError(
+            f"the corpus generated now differs from the one {run.path} was trained on"
+        )
+    if not math.isclose(record["baseline"], baselines["seen"], rel_tol=1e-9):
+        raise ConfigError(
+            f"resuming with trainer.max_steps={settings.max_steps} ends the run in another "
+            f"schedule piece, which changes its no-knowledge baseline ({record['baseline']:.4f}"
+            f" -> {baselines['seen']:.4f}); start a new run instead"
+        )
+    trained = run.load_config().trainer.max_steps
+    for s in range(step + 1 if trained != settings.max_steps else 0):
+        before = settings.optim.lr_factor(s, trained)
+        if not math.isclose(before, settings.optim.lr_factor(s, settings.max_steps)):
+            raise ConfigError(
+                f"resuming at step {step} with trainer.max_steps={settings.max_steps} (trained "
+                f"for {trained}) changes the learning rate of steps already trained, from step "
+                f"{s} on (the cosine decay moves); start a new run with the new max_steps"
+            )
+
+
+def start_run(
+    cfg: DictConfig,
+    run: RunFolder,
+    corpus: Corpus,
+    baselines: dict[str, float],
+    resume_step: int | None,
+) -> None:
+    """Write the run's config and, for a new run, its corpus files (rank 0 under DDP); a
+    resumed run's phases.json goes, as it is finished again only when this fit completes."""
+    if rank_zero_only.rank != 0:
+        return
+    print(f"recall: run folder {run.path}", flush=True)
+    OmegaConf.save(cfg, run.config, resolve=True)  # on resume: e.g. a longer max_steps
+    run.phases.unlink(missing_ok=True)
+    if resume_step is None:
+        save_corpus(run, corpus, corpus_record(cfg.seed, corpus, baselines))
 
 
 def corpus_record(seed: int, corpus: Corpus, baselines: dict[str, float]) -> dict[str, Any]:

@@ -20,7 +20,7 @@ from hydra.types import RunMode
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import DictConfig, OmegaConf
 
-from recall.checkpoints import checkpoint_step
+from recall.checkpoints import resumable_step
 from recall.cli import checked_command_line, reported, sweep_job
 from recall.config import CONFIG_DIR, typed
 from recall.data.corpus import Corpus
@@ -33,6 +33,7 @@ from recall.fitting import (
     prepare_run_folder,
     quiet_lightning,
     rank_zero_run_dir,
+    start_run,
     summarize,
 )
 from recall.runs import RunFolder, removed_on_failure
@@ -52,10 +53,11 @@ def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> RunFolder:
     corpus = Corpus(population)
     shared = rank_zero_run_dir()
     if shared is not None:  # trains beside rank 0, which alone writes the run folder
-        return _fit(cfg, settings, corpus, RunFolder(shared), callbacks)
-    run, fresh = prepare_run_folder(cfg)
-    with removed_on_failure(run, fresh):
-        return _fit(cfg, settings, corpus, run, callbacks)
+        step = resumable_step(cfg.ckpt_path) if cfg.ckpt_path else None
+        return _fit(cfg, settings, corpus, RunFolder(shared), step, callbacks)
+    run, resume_step = prepare_run_folder(cfg)
+    with removed_on_failure(run, fresh=resume_step is None):
+        return _fit(cfg, settings, corpus, run, resume_step, callbacks)
 
 
 def train_seeds(cfg: DictConfig, seeds: Sequence[int]) -> list[RunFolder]:
@@ -72,10 +74,11 @@ def _fit(
     settings: Settings,
     corpus: Corpus,
     run: RunFolder,
+    resume_step: int | None,
     callbacks: Sequence[L.Callback],
 ) -> RunFolder:
-    resume_step = checkpoint_step(cfg.ckpt_path) if cfg.ckpt_path else None
     datamodule, module = build_run(cfg, settings, corpus, run, resume_step)
+    start_run(cfg, run, corpus, datamodule.baselines, resume_step)
     throughput = fit(cfg, run, module, datamodule, [*settings.dynamics, *callbacks], resume_step)
     if rank_zero_only.rank == 0:
         summarize(run, settings.phases, extra=throughput)

@@ -10,9 +10,14 @@ import torch
 from omegaconf import OmegaConf
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
+from recall.data.corpus import Corpus
+from recall.data.population import generate_population
+from recall.errors import ConfigError
+from recall.fitting import build_run
 from recall.runs import RunFolder
+from recall.settings import validate
 from recall.train import resume_config, train
-from tests.conftest import TINY_RUN
+from tests.conftest import THREE_ATTRIBUTES, TINY_RUN
 
 
 def test_short_run_leaves_the_plateau(make_cfg):
@@ -142,3 +147,39 @@ def test_resume_continues_the_same_run(make_cfg, tmp_path, schedule):
         full_steps, full_values = full.curve(metric)
         assert steps.tolist() == full_steps.tolist()  # continued, nothing logged twice
         np.testing.assert_allclose(values, full_values, rtol=1e-4)
+
+
+def test_a_resume_that_would_rewrite_the_run_is_refused_and_writes_nothing(make_cfg):
+    """config.yaml, corpus.json and the curves must describe the steps already trained."""
+    run = train(
+        make_cfg(
+            *TINY_RUN,
+            *THREE_ATTRIBUTES,
+            "trainer.max_steps=40",
+            "optim.decay_steps=10",  # lr constant to step 30, then a cosine
+            "schedule=piecewise",
+            "schedule.pieces=[{step:0},{step:50,individuals:8}]",
+            "eval.every=10",
+            "checkpoint.every_n_steps=10",
+            "callbacks=none",
+        )
+    )
+    files = {path: path.read_bytes() for path in (run.metrics, run.phases, run.config, run.corpus)}
+    saved, last = OmegaConf.load(run.config), run.checkpoints / "last.ckpt"
+    refused = [
+        (run.checkpoints / "step000020.ckpt", [], "holds weights only"),
+        (last, ["optim.lr=1e-3"], "cannot change 'optim'"),
+        (last, ["callbacks.hallucination.enabled=true"], "cannot change 'callbacks'"),
+        (last, ["trainer.gradient_clip_val=0.5"], "cannot change 'trainer.gradient_clip_val'"),
+        (last, ["trainer.max_steps=45"], "learning rate of steps already trained, from step 31"),
+        (last, ["trainer.max_steps=60"], r"another schedule piece.*baseline"),
+    ]
+    for checkpoint, overrides, message in refused:
+        with pytest.raises(ConfigError, match=message):
+            train(resume_config(saved, [f"ckpt_path={checkpoint}", *overrides]))
+    assert {path: path.read_bytes() for path in files} == files
+    # from step 20, before either decay begins (30 of 40, 35 of 45), a longer run may resume
+    longer = resume_config(saved, [f"ckpt_path={last}", "trainer.max_steps=45"])
+    settings = validate(longer)
+    corpus = Corpus(generate_population(settings.population))
+    build_run(longer, settings, corpus, run, 20)
