@@ -69,12 +69,31 @@ def member_configs(cfg: DictConfig, root: Path) -> list[DictConfig]:
         for seed in seeds:
             parts = [f"member_{index}"] if variant is not None else []
             parts += [f"seed_{seed}"] if seed is not None else []
-            member = typed(TrainSchema, cfg, variant or {}, {"seeds": None, "members": None})
+            member = with_variant(
+                typed(TrainSchema, cfg, {"seeds": None, "members": None}), variant
+            )
             member.seed = seed if seed is not None else member.seed
             member.ckpt_path = None
             member.run_dir = str(root / "_".join(parts))
             members.append(member)
     return members
+
+
+NAMED = ("data.distribution", "schedule")
+"""Nodes whose keys depend on their `name`: a member's variant that names another one
+replaces the base's node (a power law in place of uniform); otherwise it changes values."""
+
+
+def with_variant(base: DictConfig, variant: DictConfig | None) -> DictConfig:
+    """`base` with a member's config values merged in; see NAMED."""
+    if variant is None:
+        return base
+    for key in NAMED:
+        node = OmegaConf.select(variant, key)
+        named = isinstance(node, DictConfig) and "name" in node
+        if named and node.name != OmegaConf.select(base, key).name:
+            OmegaConf.update(base, key, node, merge=False)
+    return typed(TrainSchema, base, variant)
 
 
 def stops_early(cfg: DictConfig) -> bool:

@@ -22,6 +22,7 @@ from recall.model.gpt import GPT, GPTConfig
 from recall.model.module import checkpoint_model
 from recall.model.stacked import StackedGPT, stack_padded
 from recall.runs import RunFolder
+from recall.settings import validate
 from recall.train import resume_config, train, train_seeds
 from tests.conftest import THREE_ATTRIBUTES, TINY_RUN
 from tests.test_finetune import finetune_cfg
@@ -142,6 +143,50 @@ def test_members_may_differ_only_where_shapes_stay(tmp_path):
     assert names == ["member_0_seed_0", "member_0_seed_1", "member_1_seed_0", "member_1_seed_1"]
 
 
+def test_a_member_may_name_another_distribution_or_schedule(tmp_path):
+    """A variant naming another kind replaces the base's node; one naming none changes values."""
+    members = member_configs(
+        compose(
+            "train",
+            [
+                "data/distribution=celebrities",
+                "members=[{data:{distribution:{name:power_law,alpha:1.0}}},"
+                "{data:{distribution:{weight:3}}},{schedule:{name:warmup,individuals:8,steps:5}}]",
+            ],
+        ),
+        tmp_path,
+    )
+    got = [(dict(m.data.distribution), dict(m.schedule)) for m in members]
+    assert got == [
+        ({"name": "power_law", "alpha": 1.0}, {"name": "constant"}),
+        ({"name": "celebrities", "n": 100, "weight": 3}, {"name": "constant"}),
+        (
+            {"name": "celebrities", "n": 100, "weight": 10},
+            {"name": "warmup", "individuals": 8, "steps": 5},
+        ),
+    ]
+    check_members(members)
+    for member in members:
+        validate(member)
+
+
+def test_an_ensemble_may_log_no_training_loss(tmp_path):
+    """trainer.log_every_n_steps=0 logs no training loss, as in a separate run."""
+    cfg = compose(
+        "train",
+        [
+            *ENSEMBLE_RUN,
+            "trainer.max_steps=4",
+            "trainer.log_every_n_steps=0",
+            "callbacks=none",
+            f"run_dir={tmp_path}",
+            "seeds=[0,1]",
+        ],
+    )
+    for member in train_ensemble(cfg):
+        assert member.finished and member.curve("train/loss")[0].size == 0
+
+
 def test_a_killed_ensemble_resumes_without_losing_or_repeating_steps(tmp_path):
     common = [*ENSEMBLE_RUN, "trainer.max_steps=150", "seeds=[0,1]"]
     full = train_ensemble(compose("train", [*common, f"run_dir={tmp_path}/full"]))
@@ -173,6 +218,12 @@ def test_a_killed_ensemble_resumes_without_losing_or_repeating_steps(tmp_path):
             full_steps, full_values = reference.curve(metric)
             assert steps.tolist() == full_steps.tolist()  # no step missing or repeated
             np.testing.assert_allclose(values, full_values, rtol=1e-4)
+        # throughput counts the tokens of the steps this process trained, as its flops
+        ratio, full_ratio = (
+            r.read_json(r.phases)["tokens_per_s"] / r.read_json(r.phases)["model_flops_per_s"]
+            for r in (member, reference)
+        )
+        assert ratio == pytest.approx(full_ratio, rel=0.1)
 
 
 def test_patched_members_match_their_separate_patched_runs(pretrained, tmp_path):

@@ -72,7 +72,8 @@ class EnsembleModule(L.LightningModule):
         self.log_every = log_every
         self.contexts: list[MemberTrainer] = []  # set by `attach` once the trainer exists
         self._evaluated_step: int | None = None
-        self._tokens = torch.zeros(len(members), dtype=torch.long)
+        self._tokens = torch.zeros(len(members), dtype=torch.long)  # by this process, as a
+        # run's: not restored on resume, so throughput divides them by this process's time
 
     def attach(
         self,
@@ -109,7 +110,7 @@ class EnsembleModule(L.LightningModule):
         optimizer.step()
         self.lr_schedulers().step()
         self._count(batches)
-        if (step + 1) % self.log_every == 0:  # the steps at which a separate run logs it
+        if self.log_every and (step + 1) % self.log_every == 0:  # as a separate run (0: never)
             for context, member_loss in zip(self.contexts, losses, strict=True):
                 for logger in context.loggers:
                     logger.log_metrics({"train/loss": member_loss.item(), "epoch": 0}, step)
@@ -185,10 +186,8 @@ class EnsembleModule(L.LightningModule):
         checkpoint["member_callbacks"] = [
             [callback.state_dict() for callback in context.callbacks] for context in self.contexts
         ]
-        checkpoint["member_tokens"] = self._tokens.tolist()
 
     def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        self._tokens = torch.tensor(checkpoint["member_tokens"])
         for context, states in zip(self.contexts, checkpoint["member_callbacks"], strict=True):
             for callback, state in zip(context.callbacks, states, strict=True):
                 callback.load_state_dict(state)
