@@ -30,7 +30,7 @@ from recall.data.distributions import BUCKETS
 from recall.errors import ConfigError
 from recall.finetune import interference_summary
 from recall.plots.comparison import curves_figure, interference_comparison_figure, power_law_figure
-from recall.plots.style import save
+from recall.plots.style import FORMATS, save
 from recall.power_law import PowerLaw, fit_power_law
 from recall.runs import RunFolder, write_atomically
 
@@ -136,6 +136,19 @@ def recall_circuit_vs_control(run: RunFolder) -> float | None:
     return stability[last]["difference"]
 
 
+OUTPUTS = (
+    "summary.csv",
+    "power_law.json",
+    *(
+        f"{stem}.{fmt}"
+        for stem in ("comparison", "interference", "plateau_vs_n")
+        for fmt in FORMATS
+    ),
+)
+"""Every file `compare` may write: those it does not write this time are removed, so a
+folder compared again never keeps an earlier comparison's fit or figure."""
+
+
 def compare(runs: Sequence[RunFolder], out: Path) -> tuple[list[dict[str, Any]], PowerLaw | None]:
     """Write summary.csv, comparison.png/.pdf and (sizes differing) plateau_vs_n.png/.pdf
     to `out`.
@@ -157,20 +170,25 @@ def compare(runs: Sequence[RunFolder], out: Path) -> tuple[list[dict[str, Any]],
     writer.writerows(rows)
     write_atomically(out / "summary.csv", table.getvalue())
     labels = [_label(row, varied) for row in rows]
-    if kinds == {True}:
-        save(interference_comparison_figure(runs, labels), out / "interference")
-        return rows, None
-    save(curves_figure(runs, labels, [r["plateau_length"] for r in rows]), out / "comparison")
-    usable = [r for r in rows if r["plateau_length"]]
+    written = [out / "summary.csv"]
     fit = None
-    if N_KEY in varied:
+    if kinds == {True}:
+        written += save(interference_comparison_figure(runs, labels), out / "interference")
+    else:
+        lengths = [r["plateau_length"] for r in rows]
+        written += save(curves_figure(runs, labels, lengths), out / "comparison")
+    if kinds == {False} and N_KEY in varied:
+        usable = [r for r in rows if r["plateau_length"]]
         fit = fit_power_law(
             [r["n_individuals"] for r in usable], [r["plateau_length"] for r in usable]
         )
         if fit is not None:
-            save(power_law_figure(fit), out / "plateau_vs_n")
+            written += save(power_law_figure(fit), out / "plateau_vs_n")
             fitted = {"a": fit.a, "b": fit.b, "r2": fit.r2, "left_out": left_out(rows)}
             write_atomically(out / "power_law.json", json.dumps(fitted, indent=2) + "\n")
+            written.append(out / "power_law.json")
+    for stale in {out / name for name in OUTPUTS} - set(written):  # from an earlier comparison
+        stale.unlink(missing_ok=True)
     return rows, fit
 
 

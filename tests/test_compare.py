@@ -1,6 +1,7 @@
 """Sweeps through Hydra multirun, and their side-by-side comparison."""
 
 import csv
+import json
 import subprocess
 import sys
 
@@ -142,9 +143,17 @@ def test_summary_numbers_come_from_the_runs_metrics(sweep):
 
 def test_compare_cli_on_run_folders(sweep, tmp_path, capsys):
     folder, _ = sweep
-    main([str(folder / "0"), str(folder / "1"), "-o", str(tmp_path / "out")])
-    assert (tmp_path / "out" / "summary.csv").is_file()
+    out = tmp_path / "out"
+    out.mkdir()
+    for name in ("interference.png", "power_law.json"):  # an earlier comparison's
+        (out / name).write_text("stale")
+    main([str(folder / "0"), str(folder / "1"), "-o", str(out)])
+    assert (out / "summary.csv").is_file()
     assert "n_individuals" in capsys.readouterr().out
+    assert not (out / "interference.png").exists()  # training runs have no interference
+    fitted = out / "power_law.json"  # this comparison's fit, or none
+    assert fitted.is_file() == (out / "plateau_vs_n.png").is_file()
+    assert not fitted.is_file() or "b" in json.loads(fitted.read_text())
 
 
 def test_compare_cli_error_is_one_line(tmp_path):
