@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import typing
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,9 +30,22 @@ def compose(name: str, overrides: Sequence[str] = ()) -> DictConfig:
     it cannot parse) is a ConfigError with Hydra's message on one line."""
     with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR)):
         try:
-            return hydra_compose(name, overrides=list(overrides))
+            cfg = hydra_compose(name, overrides=list(overrides))
         except HydraException as err:
             raise ConfigError(hydra_message(err)) from None
+    check_known_keys(cfg, name)
+    return cfg
+
+
+def check_known_keys(cfg: DictConfig, name: str) -> None:
+    """Refuse a key that the schema of config `name` lacks (one added with `+`), which
+    recall would otherwise ignore: e.g. `+ckpt_path=...` on a config that cannot resume."""
+    key = schema.unknown_key(cfg, schema.SCHEMAS[name])
+    if key is not None:
+        raise ConfigError(
+            f"unknown key {key}: the {name} config has no such key (recall/schema.py lists "
+            "them); remove it, or check its spelling"
+        )
 
 
 def hydra_message(err: HydraException) -> str:
@@ -92,10 +106,26 @@ def call_registered(
     name = params.pop("name", None)
     if name not in registry:
         raise ConfigError(f"unknown {path}.name {name!r} (known: {', '.join(registry)})")
-    expected = list(inspect.signature(registry[name]).parameters)[1:]
+    signature = inspect.signature(registry[name], eval_str=True)
+    expected = list(signature.parameters)[1:]
     if sorted(params) != sorted(expected):
         raise ConfigError(
             f"{path}: {name} takes {', '.join(expected) or 'no parameters'}; "
             f"got {', '.join(params) or 'none'}"
         )
+    for key, value in params.items():
+        kind = signature.parameters[key].annotation
+        if not _is_a(value, kind):
+            raise ConfigError(f"{path}.{key}={value} must be of type {kind.__name__} ({name})")
     return registry[name](first, **params)
+
+
+def _is_a(value: Any, kind: type) -> bool:
+    """Whether a config value has a registered function's parameter type (int, float, str,
+    list); an int is a float, a bool is neither."""
+    kind = typing.get_origin(kind) or kind
+    if kind is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, kind)

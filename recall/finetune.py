@@ -40,7 +40,7 @@ from recall.cadence import Cadence
 from recall.callbacks.interference import CIRCUITS, Interference
 from recall.checkpoints import checkpoint_step
 from recall.cli import checked_command_line, reported, sweep_job
-from recall.config import CONFIG_DIR, to_dataclasses
+from recall.config import CONFIG_DIR, check_known_keys, to_dataclasses
 from recall.data.corpus import Corpus
 from recall.data.datamodule import LoaderConfig
 from recall.data.finetuning import FinetuneDataModule, replay_schedule
@@ -124,6 +124,7 @@ def load_start(start: str) -> Start:
 
 def check_finetune_config(cfg: DictConfig) -> None:
     """The keys only fine-tuning has, checked before the start is even loaded."""
+    check_known_keys(cfg, "finetune")
     if OmegaConf.is_missing(cfg, "start"):
         raise ConfigError(
             "start= is required: the trained run folder (or checkpoint) to start from"

@@ -29,7 +29,7 @@ import numpy as np
 from omegaconf import DictConfig, OmegaConf
 
 from recall.cli import checked_command_line, reported
-from recall.config import CONFIG_DIR, to_dataclasses
+from recall.config import CONFIG_DIR, check_known_keys, to_dataclasses
 from recall.data.corpus import Corpus
 from recall.data.datamodule import LoaderConfig, TrainingStream, evaluation_choices
 from recall.data.population import PopulationConfig, generate_population
@@ -40,6 +40,7 @@ from recall.runs import folder_written_atomically
 
 def generate(cfg: DictConfig) -> Path:
     """Write the corpus files of `cfg` into `cfg.out` and return that folder."""
+    check_known_keys(cfg, "generate")
     if OmegaConf.is_missing(cfg, "out"):
         raise ConfigError("out= is required: the folder to write the corpus into")
     if cfg.n_biographies < 0:

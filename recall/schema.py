@@ -12,11 +12,11 @@ dict, checked by the code that reads it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, is_dataclass
+from typing import Any, get_type_hints
 
 from hydra.core.config_store import ConfigStore
-from omegaconf import MISSING
+from omegaconf import MISSING, DictConfig
 
 
 @dataclass
@@ -172,3 +172,20 @@ def register() -> None:
     store = ConfigStore.instance()
     for name, schema in SCHEMAS.items():
         store.store(name=f"{name}_schema", node=schema)
+
+
+def unknown_key(cfg: DictConfig, schema: type, path: str = "") -> str | None:
+    """The first key of `cfg` that `schema` does not have, as a dotted path (None: none).
+
+    Composing rejects unknown keys except those forced in with `+`, which Hydra adds even to
+    a structured config; open nodes (dict[str, Any]) are checked by the code that reads them.
+    """
+    types = get_type_hints(schema)
+    for key in cfg:
+        if key not in types:
+            return f"{path}{key}"
+        if is_dataclass(types[key]) and isinstance(cfg[key], DictConfig):
+            found = unknown_key(cfg[key], types[key], f"{path}{key}.")
+            if found:
+                return found
+    return None

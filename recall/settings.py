@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import lightning as L
+from lightning.fabric.utilities.exceptions import MisconfigurationException
 from omegaconf import DictConfig, OmegaConf
 
 from recall.cadence import Cadence
@@ -11,7 +13,7 @@ from recall.callbacks.attention import AttentionCircuits
 from recall.callbacks.base import DynamicsCallback
 from recall.callbacks.hallucination import Hallucination
 from recall.callbacks.phases import PhaseTracker
-from recall.config import to_dataclasses
+from recall.config import check_known_keys, to_dataclasses
 from recall.data.datamodule import LoaderConfig
 from recall.data.population import PopulationConfig
 from recall.data.schedules import Schedule, build_schedule
@@ -21,6 +23,10 @@ from recall.model.module import OptimConfig
 from recall.model.patching import PatchingConfig
 from recall.phases import PhaseConfig
 
+TRAINER_SET_BY_RECALL = (
+    *("default_root_dir", "logger", "callbacks", "enable_checkpointing"),
+    *("enable_model_summary", "num_sanity_val_steps", "limit_val_batches"),
+)  # recall.fitting.make_trainer's own arguments
 COMPILE_CHOICES = (False, True, "reduce-overhead", "max-autotune")  # true: default mode
 
 
@@ -42,6 +48,7 @@ class Settings:
 
 def validate(cfg: DictConfig) -> Settings:
     """Check the whole config; raises ConfigError with a one-line message."""
+    check_known_keys(cfg, "train")
     population, loader = to_dataclasses(
         cfg.data, "data", PopulationConfig, LoaderConfig, seed=cfg.seed
     )
@@ -82,10 +89,16 @@ def validate(cfg: DictConfig) -> Settings:
 
 
 def validate_fit(cfg: DictConfig) -> int:
-    """Check the keys `fit` reads (trainer.max_steps, checkpoint, threads); the step budget."""
+    """Check the keys `fit` reads (trainer, checkpoint, threads); the step budget."""
     max_steps = cfg.trainer.get("max_steps", -1)
-    if max_steps is None or max_steps <= 0:
-        raise ConfigError(f"trainer.max_steps={max_steps} must be positive")
+    if not _is_count(max_steps) or max_steps <= 0:
+        raise ConfigError(f"trainer.max_steps={max_steps} must be a positive integer")
+    log_every = cfg.trainer.get("log_every_n_steps", 0)
+    if not _is_count(log_every) or log_every < 0:
+        raise ConfigError(
+            f"trainer.log_every_n_steps={log_every} must be an integer >= 0 (0: no train loss)"
+        )
+    check_trainer(cfg.trainer)
     if cfg.checkpoint.every_n_steps <= 0:
         raise ConfigError(
             f"checkpoint.every_n_steps={cfg.checkpoint.every_n_steps} must be positive"
@@ -93,6 +106,27 @@ def validate_fit(cfg: DictConfig) -> int:
     if cfg.threads is not None and cfg.threads <= 0:
         raise ConfigError(f"threads={cfg.threads} must be positive or null (torch's default)")
     return max_steps
+
+
+def check_trainer(trainer: DictConfig) -> None:
+    """`trainer` holds lightning.Trainer's arguments, an open node the schema cannot type:
+    a throwaway Trainer built from it refuses a wrong name or value (an unknown precision,
+    an accelerator this machine lacks) before anything is written."""
+    arguments = OmegaConf.to_container(trainer, resolve=True)
+    taken = sorted(set(arguments) & set(TRAINER_SET_BY_RECALL))
+    if taken:
+        raise ConfigError(f"trainer.{taken[0]} is set by recall itself; remove it")
+    try:
+        L.Trainer(**arguments, logger=False, enable_checkpointing=False)
+    except (MisconfigurationException, ValueError, TypeError) as err:
+        raise ConfigError(
+            f"trainer: {str(err).splitlines()[0]} (change that trainer.* value; trainer=cpu "
+            "runs on any machine)"
+        ) from None
+
+
+def _is_count(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def dynamics_callbacks(

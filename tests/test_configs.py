@@ -31,6 +31,8 @@ def test_every_config_composes_and_validates(group, option):
         overrides.append("data.n_individuals=1000")
     with initialize_config_dir(version_base="1.3", config_dir=str(CONFIG_DIR)):
         cfg = compose("train", overrides=overrides)
+    if cfg.trainer.accelerator == "gpu" and not torch.cuda.is_available():
+        cfg.trainer.accelerator = "cpu"  # validate builds a Trainer: the rest is checked here
     settings = validate(cfg)
     assert settings.max_steps > 0
 
@@ -100,7 +102,28 @@ def test_paper_experiment_matches_the_study():
         ("seed=-3", "seed=-3 must be zero or positive"),
         ("+data.colour=red", "unknown key data.colour"),
         ("model.n_head=5", "divisible"),
-        ("trainer.max_steps=0", "trainer.max_steps=0 must be positive"),
+        ("trainer.max_steps=0", "trainer.max_steps=0 must be a positive integer"),
+        ("trainer.max_steps=abc", "trainer.max_steps=abc must be a positive integer"),
+        ("trainer.log_every_n_steps=x", "trainer.log_every_n_steps=x must be an integer >= 0"),
+        # the open nodes: trainer.* checked by Lightning, distribution and schedule parameters
+        # against the named function's types
+        ("trainer.precision=bogus", "trainer: Precision 'bogus' is invalid"),
+        ("+trainer.foo=1", "trainer: .*unexpected keyword argument 'foo'"),
+        ("+trainer.logger=false", "trainer.logger is set by recall itself; remove it"),
+        pytest.param(
+            "trainer.accelerator=gpu",
+            "trainer: .*trainer=cpu runs on any machine",
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU"),
+        ),
+        (
+            "data/distribution=power_law data.distribution.alpha=abc",
+            "data.distribution.alpha=abc must be of type float",
+        ),
+        ("data/distribution=celebrities data.distribution.n=true", "n=True must be of type int"),
+        ("schedule=warmup schedule.steps=1.5", "schedule.steps=1.5 must be of type int"),
+        # a key that `+` forces in is refused, not ignored
+        ("+foo=1", "unknown key foo: the train config has no such key"),
+        ("+callbacks.attention.every=3", "unknown key callbacks.attention.every"),
         ("eval.spacing=cubic", "eval.spacing"),
         ("data.n_individuals=abc", "data.n_individuals=abc: Value 'abc' of type 'str' could not"),
         ("optim.lr=fast", "optim.lr=fast: Value 'fast' of type 'str' could not be converted"),
@@ -123,6 +146,15 @@ def test_paper_experiment_matches_the_study():
 def test_bad_configs_fail_validation_with_one_clear_message(make_cfg, override, message):
     with pytest.raises(ConfigError, match=message):
         validate(make_cfg(*override.split()))
+
+
+@pytest.mark.parametrize(
+    ("config", "override"), [("finetune", "+ckpt_path=x"), ("generate", "+n_individuals=5")]
+)
+def test_every_config_refuses_a_key_its_schema_lacks(config, override):
+    key = override.lstrip("+").split("=")[0]
+    with pytest.raises(ConfigError, match=f"unknown key {key}: the {config} config has no"):
+        train_config(config, [override])
 
 
 def test_unwritable_or_used_run_folder(make_cfg, tmp_path):
