@@ -4,7 +4,8 @@ recall-train, -finetune, -generate, -compare, -plot, -analyze, -export and -repr
 their work inside `reported(program)`: a ConfigError (a bad config value, a missing or
 wrong path, an unreadable run folder) or an OSError (a file that cannot be read or
 written) becomes `<program>: error: <what is wrong>` and exit status 2, with no
-traceback; Ctrl-C becomes exit status 130, with how to continue if the script can. The Hydra
+traceback; Ctrl-C becomes exit status 130, with how to continue if the script can (the
+KeyboardInterrupt's message, or `on_interrupt`). The Hydra
 entry points first compose their config from the command line (`checked_command_line`),
 so that what Hydra itself would reject (an unknown key or group option, an unparsable
 value) gets the same one line and exit status.
@@ -46,8 +47,9 @@ def reported(program: str, on_interrupt: str = "") -> Iterator[None]:
     except (ConfigError, OSError) as err:
         print(f"{program}: error: {err}", file=sys.stderr)
         sys.exit(EXIT_ERROR)
-    except KeyboardInterrupt:
-        hint = f"; {on_interrupt}" if on_interrupt else ""
+    except KeyboardInterrupt as interrupt:
+        hint = str(interrupt) or on_interrupt  # e.g. the checkpoint to resume from
+        hint = f"; {hint}" if hint else ""
         print(f"{program}: interrupted{hint}", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)
 

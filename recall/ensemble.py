@@ -34,6 +34,7 @@ from recall.fitting import (
     fit_timed,
     make_trainer,
     prepare_run_folder,
+    resume_hint,
     start_run,
     summarize,
     throughput,
@@ -146,7 +147,7 @@ def train_ensemble(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> lis
     settings = [validate(member) for member in members]
     if cfg.threads is not None:
         torch.set_num_threads(cfg.threads)
-    with removed_on_failure(root, fresh=resume_step is None):
+    with resume_hint(root), removed_on_failure(root, fresh=resume_step is None):
         return _fit(cfg, root, members, settings, resume_step, callbacks)
 
 

@@ -10,7 +10,8 @@ import math
 import os
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -46,7 +47,8 @@ SHARED_RUN_DIR = "RECALL_SHARED_RUN_DIR"  # rank 0's run folder, for the DDP pro
 
 def prepare_run_folder(cfg: DictConfig) -> tuple[RunFolder, int | None]:
     """The run folder to write into and the step it resumes from (None: a new folder, made
-    by this call). Nothing is written when resuming; build_run checks the rest."""
+    by this call). Nothing is written when resuming; build_run checks the rest. A finished
+    run is not resumed: its files would be rewritten with nothing trained."""
     if cfg.ckpt_path:
         run = RunFolder.of_checkpoint(cfg.ckpt_path)
         saved = run.load_config()
@@ -56,13 +58,33 @@ def prepare_run_folder(cfg: DictConfig) -> tuple[RunFolder, int | None]:
                     f"resuming cannot change '{key}': {run.config} has another value; start a "
                     "new run instead, or resume with the run's own config"
                 )
-        return run, resumable_step(cfg.ckpt_path)
+        step = resumable_step(cfg.ckpt_path)
+        if step >= cfg.trainer.max_steps:
+            raise ConfigError(
+                f"{cfg.ckpt_path} is at step {step}, the run's end (trainer.max_steps="
+                f"{cfg.trainer.max_steps}); to train on, resume with a larger trainer.max_steps"
+            )
+        return run, step
     return new_run_folder(cfg.run_dir, unique=timestamped(cfg)), None
 
 
 def _selected(cfg: DictConfig, key: str) -> Any:
     value = OmegaConf.select(cfg, key)
     return OmegaConf.to_container(value, resolve=True) if isinstance(value, Container) else value
+
+
+@contextmanager
+def resume_hint(run: RunFolder) -> Iterator[None]:
+    """Ctrl-C names the checkpoint to resume from (recall.cli.reported prints it), or says
+    that nothing was kept; outside removed_on_failure, to see what that left."""
+    try:
+        yield
+    except KeyboardInterrupt:
+        last = run.checkpoints / "last.ckpt"
+        found = last.is_file()
+        raise KeyboardInterrupt(
+            f"resume with ckpt_path={last}" if found else "nothing trained was kept"
+        ) from None
 
 
 def rank_zero_run_dir() -> Path | None:

@@ -33,6 +33,7 @@ from recall.fitting import (
     prepare_run_folder,
     quiet_lightning,
     rank_zero_run_dir,
+    resume_hint,
     start_run,
     summarize,
 )
@@ -56,7 +57,7 @@ def train(cfg: DictConfig, callbacks: Sequence[L.Callback] = ()) -> RunFolder:
         step = resumable_step(cfg.ckpt_path) if cfg.ckpt_path else None
         return _fit(cfg, settings, corpus, RunFolder(shared), step, callbacks)
     run, resume_step = prepare_run_folder(cfg)
-    with removed_on_failure(run, fresh=resume_step is None):
+    with resume_hint(run), removed_on_failure(run, fresh=resume_step is None):
         return _fit(cfg, settings, corpus, run, resume_step, callbacks)
 
 
@@ -89,6 +90,11 @@ def resume_config(saved: DictConfig, overrides: list[str]) -> DictConfig:
     """A run's saved config with the command line's `key=value` overrides applied."""
     pairs = [o.lstrip("+~").split("=", 1) for o in overrides if "=" in o]
     for key, _ in pairs:
+        if key == "run_dir":
+            raise ConfigError(
+                "a resumed run stays in the folder of its checkpoint; leave run_dir= out, or "
+                "copy the run folder elsewhere and resume the copy's checkpoint"
+            )
         if isinstance(OmegaConf.select(saved, key), DictConfig):
             raise ConfigError(f"resuming cannot switch the config group '{key}'; start a new run")
     changes = OmegaConf.from_dotlist([f"{k}={v}" for k, v in pairs])
@@ -99,8 +105,7 @@ def resume_config(saved: DictConfig, overrides: list[str]) -> DictConfig:
 def _hydra_main(cfg: DictConfig) -> None:
     quiet_lightning()
     sweep = HydraConfig.get().mode == RunMode.MULTIRUN
-    resume = "resume with ckpt_path=<run>/checkpoints/last.ckpt"
-    with sweep_job("recall-train") if sweep else reported("recall-train", resume):
+    with sweep_job("recall-train") if sweep else reported("recall-train"):
         if cfg.ckpt_path:  # resume with the run's own config, plus what the command line changes
             saved = RunFolder.of_checkpoint(cfg.ckpt_path).load_config()
             cfg = resume_config(saved, list(HydraConfig.get().overrides.task))

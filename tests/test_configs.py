@@ -180,6 +180,8 @@ def test_resume_applies_scalar_overrides_but_not_group_switches(make_cfg):
     assert cfg.trainer.max_steps == 99 and cfg.ckpt_path == "/x/last.ckpt"
     with pytest.raises(ConfigError, match="cannot switch the config group 'model'"):
         resume_config(saved, ["model=paper"])
+    with pytest.raises(ConfigError, match="a resumed run stays in the folder of its checkpoint"):
+        resume_config(saved, ["ckpt_path=/x/last.ckpt", "run_dir=/elsewhere"])
 
 
 def test_command_line_error_is_one_line_and_leaves_nothing(tmp_path):

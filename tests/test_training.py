@@ -1,6 +1,7 @@
 """Real (short) training runs through the Hydra config and the Lightning trainer."""
 
 import json
+import re
 import signal
 
 import lightning as L
@@ -132,14 +133,14 @@ def test_resume_continues_the_same_run(make_cfg, tmp_path, schedule):
     ]
     full = train(make_cfg(*common, run="full"))
     handler = signal.getsignal(signal.SIGINT)
-    try:
-        with pytest.raises(KeyboardInterrupt):
+    last = tmp_path / "cut" / "checkpoints" / "last.ckpt"
+    try:  # the message recall-train prints after "interrupted; "
+        with pytest.raises(KeyboardInterrupt, match=re.escape(f"resume with ckpt_path={last}")):
             train(make_cfg(*common, run="cut"), callbacks=[StopAt(25)])
     finally:
         signal.signal(signal.SIGINT, handler)  # Lightning ignores Ctrl-C after an interrupt
     cut = RunFolder(tmp_path / "cut")
     assert not cut.finished and cut.curve("seen/attr_loss")[0][-1] == 20
-    last = cut.checkpoints / "last.ckpt"
     resumed = train(resume_config(OmegaConf.load(cut.config), [f"ckpt_path={last}"]))
     assert resumed.path == cut.path and resumed.finished
     for metric in ("seen/attr_loss", "train/loss"):
@@ -147,6 +148,17 @@ def test_resume_continues_the_same_run(make_cfg, tmp_path, schedule):
         full_steps, full_values = full.curve(metric)
         assert steps.tolist() == full_steps.tolist()  # continued, nothing logged twice
         np.testing.assert_allclose(values, full_values, rtol=1e-4)
+
+
+def test_ctrl_c_before_the_first_checkpoint_leaves_no_run_folder(make_cfg, tmp_path):
+    cfg = make_cfg(*TINY_RUN, *THREE_ATTRIBUTES, "trainer.max_steps=40", "callbacks=none")
+    handler = signal.getsignal(signal.SIGINT)
+    try:
+        with pytest.raises(KeyboardInterrupt, match="^nothing trained was kept$"):
+            train(cfg, callbacks=[StopAt(3)])
+    finally:
+        signal.signal(signal.SIGINT, handler)
+    assert not (tmp_path / "run").exists()
 
 
 def test_a_resume_that_would_rewrite_the_run_is_refused_and_writes_nothing(make_cfg):
