@@ -32,7 +32,7 @@ from recall.finetune import interference_summary
 from recall.plots.comparison import curves_figure, interference_comparison_figure, power_law_figure
 from recall.plots.style import FORMATS, save
 from recall.power_law import PowerLaw, fit_power_law
-from recall.runs import RunFolder, write_atomically
+from recall.runs import RunFolder, check_output_folder, write_atomically
 
 IGNORED_KEYS = ("run_dir", "ckpt_path", "progress_refresh", "threads")  # never a difference
 ACCURACY_TARGETS = (0.5, 0.9)
@@ -270,6 +270,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         single = Path(args.folders[0])
         one_sweep = len(args.folders) == 1 and not (single / "config.yaml").is_file()
         out = args.out or (single if one_sweep else Path("comparison"))
+        check_output_folder(out, "--out")
         rows, fit = compare(runs, out)
     print(format_table(rows, fit))
     print(f"recall-compare: wrote {out / 'summary.csv'} and figures to {out}")

@@ -18,6 +18,7 @@ import re
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors.torch import save_file
@@ -173,17 +174,35 @@ def export_run(run: RunFolder, step: int | None = None, out: Path | None = None)
     out = (out or run.path / "export" / f"step{step:06d}").expanduser().absolute()
     model = checkpoint_model(path)
     corpus = run.read_json(run.corpus) if run.corpus.is_file() else {}
+    tokenizer = read_tokenizer(run)
     with folder_written_atomically(out, "--out") as staging:
-        write_folder(staging, run, step, model, corpus, out)
+        write_folder(staging, run, step, model, corpus, tokenizer, out)
     return out
 
 
+def read_tokenizer(run: RunFolder) -> dict[str, Any]:
+    """The run's tokenizer.json; a missing or damaged one is a one-line ConfigError."""
+    try:
+        return json.loads(run.tokenizer.read_text())
+    except (OSError, ValueError) as err:
+        reason = getattr(err, "strerror", None) or str(err).splitlines()[0]
+        raise ConfigError(
+            f"cannot read {run.tokenizer} ({reason}); it is written with the run, so restore "
+            "the run folder from a copy, or train it again"
+        ) from None
+
+
 def write_folder(
-    folder: Path, run: RunFolder, step: int, model: GPT, corpus: dict, out: Path
+    folder: Path,
+    run: RunFolder,
+    step: int,
+    model: GPT,
+    corpus: dict,
+    tokenizer: dict[str, Any],
+    out: Path,
 ) -> None:
     """The folder's files; `out` is where it will be once complete."""
     config = model.config
-    tokenizer = json.loads(run.tokenizer.read_text())
     ids = {token["content"]: token["id"] for token in tokenizer.get("added_tokens", [])}
     _dump(folder / "config.json", gpt2_config(config, ids.get("<bos>", 1), ids.get("<pad>", 0)))
     save_file(gpt2_state_dict(model), str(folder / "model.safetensors"), {"format": "pt"})

@@ -32,7 +32,7 @@ from recall.findings.report import machine, write_findings_json, write_report
 from recall.finetune import finetune
 from recall.fitting import quiet_lightning
 from recall.plots.style import save
-from recall.runs import RunFolder
+from recall.runs import RunFolder, check_output_folder
 from recall.train import train
 
 Plan = list[tuple[PlannedRun, int]]
@@ -256,6 +256,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error("--accelerator gpu: torch sees no GPU on this machine; leave it out")
     quiet_lightning()
     with reported("recall-reproduce", f"run it again with --out {args.out} to continue"):
+        check_output_folder(args.out, "--out")
         args.out.mkdir(parents=True, exist_ok=True)
         report = reproduce(
             args.out, args.seeds, ensemble=args.ensemble, accelerator=args.accelerator

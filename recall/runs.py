@@ -13,6 +13,7 @@ interrupted training run has none and can be resumed.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import itertools
 import json
@@ -78,7 +79,10 @@ class RunFolder:
             raise ConfigError(f"checkpoint not found: {checkpoint}; give an existing .ckpt file")
         run = cls(checkpoint.resolve().parent.parent)
         if not run.config.is_file():
-            raise ConfigError(f"{checkpoint} is not inside a run folder (no {run.config} found)")
+            raise ConfigError(
+                f"{checkpoint} is not in a run folder's checkpoints/ (no {run.config}); give "
+                "<run>/checkpoints/last.ckpt"
+            )
         return run
 
     def load_config(self) -> DictConfig:
@@ -164,6 +168,12 @@ def regenerate_corpus(run: RunFolder) -> tuple[Corpus, LoaderConfig]:
     """The corpus a run trained on, regenerated from its config and checked against it."""
     if not run.config.is_file() or not run.corpus.is_file():
         raise ConfigError(f"{run.path} is not a run folder (needs config.yaml and corpus.json)")
+    if run.is_finetuning:
+        start = Path(run.read_json(run.corpus)["started_from"]["checkpoint"]).parent.parent
+        raise ConfigError(
+            f"{run.path} is a fine-tuning run, whose corpus is not regenerated from a config; "
+            f"give a pre-training run, e.g. the one it started from ({start})"
+        )
     config = run.load_config()
     population_config, loader = to_dataclasses(
         config.data, "data", PopulationConfig, LoaderConfig, seed=config.seed
@@ -187,9 +197,10 @@ def new_run_folder(run_dir: str, unique: bool = False) -> RunFolder:
     run = RunFolder(Path(run_dir).expanduser().absolute())
     if unique:
         run = RunFolder(_claim(run.path))
-    elif run.path.exists() and any(run.path.iterdir()):
+    elif run.path.exists() and (not run.path.is_dir() or any(run.path.iterdir())):
         raise ConfigError(
-            f"run folder {run.path} already exists and is not empty; choose another run_dir"
+            f"run folder {run.path} already exists and is not an empty folder; choose "
+            "another run_dir"
         )
     try:
         run.path.mkdir(parents=True, exist_ok=True)
@@ -228,12 +239,14 @@ def timestamped(cfg: DictConfig, key: str = "run_dir") -> bool:
 @contextmanager
 def folder_written_atomically(out: Path, option: str) -> Iterator[Path]:
     """A private temporary folder beside `out` to write into; renamed to `out` when the
-    block completes, removed if it fails, so `out` is never seen half-written. `out` must
-    not exist or be empty; `option` names the setting that chooses it, for the error."""
+    block completes, removed if it fails (with the folders made to hold it), so `out` is
+    never seen half-written. `out` must not exist or be empty; `option` names the setting
+    that chooses it, for the error."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise ConfigError(
             f"{out} already exists and is not an empty folder; choose another {option}"
         )
+    made = [p for p in out.parents if not p.exists()]  # deepest first
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
@@ -247,8 +260,24 @@ def folder_written_atomically(out: Path, option: str) -> Iterator[Path]:
             out.rmdir()  # empty, checked above
         staging.chmod(0o755)  # mkdtemp's folder is private
         staging.rename(out)
-    finally:
+    except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
+        for folder in made:
+            with contextlib.suppress(OSError):  # another writer may have used it meanwhile
+                folder.rmdir()
+        raise
+
+
+def check_output_folder(out: Path, option: str) -> None:
+    """Refuse to write a comparison or a report over a file, or into a run folder among its
+    own files."""
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"{out} is a file; give {option} a folder")
+    if RunFolder(out).config.is_file():
+        raise ConfigError(
+            f"{out} is a run folder; give {option} a folder of its own, e.g. "
+            f"{out.parent / 'comparison'}"
+        )
 
 
 @contextmanager

@@ -167,6 +167,8 @@ def test_unwritable_or_used_run_folder(make_cfg, tmp_path):
     (used / "metrics.csv").write_text("step\n")
     with pytest.raises(ConfigError, match="already exists"):
         prepare_run_folder(make_cfg(f"run_dir={used}"))
+    with pytest.raises(ConfigError, match="already exists and is not an empty folder"):
+        prepare_run_folder(make_cfg(f"run_dir={blocker}"))
 
 
 def test_missing_checkpoint(make_cfg, tmp_path):

@@ -1,9 +1,11 @@
-"""A damaged run folder (a cut or garbled metrics.csv, a corrupted config.yaml or corpus.json, a
-truncated checkpoint) is one line on stderr and exit status 2 from every console script
-that reads it, and nothing is written."""
+"""A damaged run folder (a cut or garbled metrics.csv, a corrupted config.yaml, corpus.json or
+tokenizer.json, a truncated checkpoint), or a run folder given where it does not belong, is
+one line on stderr and exit status 2 from every console script that reads it, and nothing
+is written."""
 
 from __future__ import annotations
 
+import json
 import shutil
 import sys
 from collections.abc import Callable
@@ -11,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from recall import analyze, compare, finetune, plot, train
+from recall import analyze, compare, export, finetune, plot, reproduce, train
 from recall.runs import RunFolder
 
 
@@ -37,6 +39,21 @@ def corrupt_corpus(run: Path) -> None:
 def truncate_checkpoint(run: Path) -> None:
     last = run / "checkpoints" / "last.ckpt"
     last.write_bytes(last.read_bytes()[:1000])
+
+
+def corrupt_tokenizer(run: Path) -> None:
+    (run / "tokenizer.json").write_text('{"model": {"vocab": {"<pad>"')
+
+
+def as_finetuning(run: Path) -> None:
+    """What recall-finetune's corpus.json records; its config.yaml has no `data` section."""
+    record = json.loads((run / "corpus.json").read_text())
+    record["started_from"] = {"checkpoint": "/runs/start/checkpoints/last.ckpt", "step": 9}
+    (run / "corpus.json").write_text(json.dumps(record))
+
+
+def as_trained(run: Path) -> None:
+    """No damage: the finished run given where it does not belong."""
 
 
 def console(main: Callable, program: str) -> Callable[[list[str]], None]:
@@ -74,6 +91,39 @@ CASES = [  # (damage, script, its arguments given the run folder, expected messa
         lambda r: [f"start={r}"],
         "last.ckpt is not a readable recall checkpoint",
     ),
+    (corrupt_tokenizer, export.main, "recall-export", lambda r: [r], "cannot read"),
+    (as_finetuning, analyze.main, "recall-analyze", lambda r: [r], "is a fine-tuning run"),
+    (as_finetuning, finetune.main, "recall-finetune", lambda r: [f"start={r}"], "fine-tuning"),
+    (  # a finished run (500 of 500 steps) resumed without a larger max_steps
+        as_trained,
+        train.main,
+        "recall-train",
+        lambda r: [f"ckpt_path={r}/checkpoints/last.ckpt"],
+        "is at step 500, the run's end (trainer.max_steps=500)",
+    ),
+    (
+        as_trained,
+        train.main,
+        "recall-train",
+        lambda r: [f"ckpt_path={r}/checkpoints/last.ckpt", f"run_dir={r.parent}/moved"],
+        "a resumed run stays in the folder of its checkpoint",
+    ),
+    (as_trained, compare.main, "recall-compare", lambda r: [r, "--out", r], "is a run folder"),
+    (as_trained, reproduce.main, "recall-reproduce", lambda r: ["--out", r], "is a run folder"),
+    (
+        as_trained,
+        compare.main,
+        "recall-compare",
+        lambda r: [r, "--out", r / "config.yaml"],
+        "config.yaml is a file; give --out a folder",
+    ),
+    (
+        as_trained,
+        finetune.main,
+        "recall-finetune",
+        lambda r: [f"start={r}/config.yaml"],
+        "is not in a run folder's checkpoints/",
+    ),
 ]
 
 
@@ -92,7 +142,7 @@ def test_a_last_row_cut_by_a_kill_is_skipped_not_an_error(pretrained: RunFolder,
     CASES,
     ids=[f"{c[2]}-{c[0].__name__}" for c in CASES],
 )
-def test_a_damaged_run_folder_is_one_line_and_exit_2(
+def test_a_damaged_or_misplaced_run_folder_is_one_line_and_exit_2(
     pretrained: RunFolder, tmp_path, capsys, monkeypatch, damage, main, program, argv, message
 ):
     run = tmp_path / "run"

@@ -1,5 +1,7 @@
 """Sampling distributions and data schedules draw individuals with the configured law."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -73,11 +75,13 @@ def test_custom_weights_from_text_and_npy(tmp_path):
         ("1\nnan\n3\n1\n1\n", "finite and >= 0"),
         ("0\n0\n0\n0\n0\n", "zero weight"),
         ("a\nb\n", "cannot read"),
+        ("", "holds 0 weights"),  # and no numpy warning on stderr besides the one line
     ],
 )
 def test_bad_weights_files(tmp_path, content, message):
     (tmp_path / "w.txt").write_text(content)
-    with pytest.raises(ConfigError, match=message):
+    with pytest.raises(ConfigError, match=message), warnings.catch_warnings():
+        warnings.simplefilter("error")
         sampling_weights({"name": "custom", "path": str(tmp_path / "w.txt")}, 5)
 
 

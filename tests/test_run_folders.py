@@ -26,7 +26,7 @@ def test_an_explicit_run_dir_in_use_is_refused(tmp_path):
     cfg = compose("train", [f"run_dir={tmp_path}/mine"])
     run, _ = prepare_run_folder(cfg)
     (run.path / "metrics.csv").write_text("step\n")
-    with pytest.raises(ConfigError, match="already exists and is not empty"):
+    with pytest.raises(ConfigError, match="already exists and is not an empty folder"):
         prepare_run_folder(cfg)
 
 

@@ -9,6 +9,7 @@ other meaning.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -49,7 +50,9 @@ def _custom(n_individuals: int, path: str) -> np.ndarray:
     """Weights from a .npy file or a text file with one number per line."""
     file = Path(path).expanduser()
     try:
-        weights = np.load(file) if file.suffix == ".npy" else np.loadtxt(file, ndmin=1)
+        with warnings.catch_warnings():  # an empty file: the length check below says so
+            warnings.simplefilter("ignore", UserWarning)
+            weights = np.load(file) if file.suffix == ".npy" else np.loadtxt(file, ndmin=1)
     except (OSError, ValueError) as err:
         raise ConfigError(f"cannot read data.distribution.path={path}: {err}") from None
     weights = np.asarray(weights, dtype=np.float64).ravel()
