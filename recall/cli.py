@@ -48,7 +48,7 @@ def reported(program: str, on_interrupt: str = "") -> Iterator[None]:
         print(f"{program}: error: {err}", file=sys.stderr)
         sys.exit(EXIT_ERROR)
     except KeyboardInterrupt as interrupt:
-        hint = str(interrupt) or on_interrupt  # e.g. the checkpoint to resume from
+        hint = on_interrupt or str(interrupt)  # the program's own, or the checkpoint to use
         hint = f"; {hint}" if hint else ""
         print(f"{program}: interrupted{hint}", file=sys.stderr)
         sys.exit(EXIT_INTERRUPTED)

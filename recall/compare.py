@@ -270,7 +270,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         single = Path(args.folders[0])
         one_sweep = len(args.folders) == 1 and not (single / "config.yaml").is_file()
         out = args.out or (single if one_sweep else Path("comparison"))
-        check_output_folder(out, "--out")
+        check_output_folder(out, "--out", "comparison")
         rows, fit = compare(runs, out)
     print(format_table(rows, fit))
     print(f"recall-compare: wrote {out / 'summary.csv'} and figures to {out}")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import inspect
+import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -24,7 +25,7 @@ schema.register()  # before any config is composed: the YAML files name their sc
 
 
 def compose(name: str, overrides: Sequence[str] = ()) -> DictConfig:
-    """One of the top-level configs (train, finetune) with command-line style overrides,
+    """A top-level config (configs/<name>.yaml) with command-line style overrides,
     as its console script would see it: for notebooks, tests and the reproduction.
     What Hydra rejects (an unknown key or option, a value of the wrong type, an override
     it cannot parse) is a ConfigError with Hydra's message on one line."""
@@ -78,9 +79,9 @@ def to_dataclasses(node: DictConfig, path: str, *classes: type, **extra: Any) ->
     """Split one flat config section over `classes` by field name.
 
     Types were checked when the config was composed (recall/schema.py); a key no class
-    knows (one forced in with `+`, or from an old run's config.yaml) is an error naming it
-    and the known keys; `extra` values go to every class that has such a field (e.g. the
-    run seed).
+    knows (from an old run's config.yaml; one forced in with `+` is refused earlier, by
+    check_known_keys) is an error naming it and the known keys; `extra` values go to every
+    class that has such a field (e.g. the run seed).
     """
     values = OmegaConf.to_container(node, resolve=True)
     known = [f.name for cls in classes for f in dataclasses.fields(cls) if f.name not in extra]
@@ -116,16 +117,24 @@ def call_registered(
     for key, value in params.items():
         kind = signature.parameters[key].annotation
         if not _is_a(value, kind):
-            raise ConfigError(f"{path}.{key}={value} must be of type {kind.__name__} ({name})")
+            kind_name = getattr(kind, "__name__", str(kind))
+            raise ConfigError(f"{path}.{key}={value} must be of type {kind_name} ({name})")
     return registry[name](first, **params)
 
 
-def _is_a(value: Any, kind: type) -> bool:
+def _is_a(value: Any, kind: Any) -> bool:
     """Whether a config value has a registered function's parameter type (int, float, str,
-    list); an int is a float, a bool is neither."""
+    list, a union of them); an int is a float, a bool is neither. A parameter with no such
+    annotation takes any value."""
+    if isinstance(kind, types.UnionType) or typing.get_origin(kind) is typing.Union:
+        return any(_is_a(value, member) for member in typing.get_args(kind))
     kind = typing.get_origin(kind) or kind
+    if kind is type(None):
+        return value is None
     if kind is float:
         return isinstance(value, int | float) and not isinstance(value, bool)
     if kind is int:
         return isinstance(value, int) and not isinstance(value, bool)
+    if kind in (Any, inspect.Parameter.empty) or not isinstance(kind, type):
+        return True
     return isinstance(value, kind)

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import lightning as L
-from lightning.pytorch.callbacks import TQDMProgressBar
 from lightning.pytorch.utilities import rank_zero_only
 from omegaconf import Container, DictConfig, OmegaConf
 
@@ -34,7 +33,7 @@ from recall.model.patching import ReferencePatterns, load_reference
 from recall.phases import PhaseConfig, detect_phases
 from recall.plots.phase_plot import plot_phases
 from recall.runs import RunFolder, new_run_folder, timestamped
-from recall.settings import Settings
+from recall.settings import Settings, lightning_trainer
 
 RESUME_FIXED = (
     *("seed", "seeds", "members", "data", "model", "optim", "schedule", "patching", "callbacks"),
@@ -48,7 +47,7 @@ SHARED_RUN_DIR = "RECALL_SHARED_RUN_DIR"  # rank 0's run folder, for the DDP pro
 def prepare_run_folder(cfg: DictConfig) -> tuple[RunFolder, int | None]:
     """The run folder to write into and the step it resumes from (None: a new folder, made
     by this call). Nothing is written when resuming; build_run checks the rest. A finished
-    run is not resumed: its files would be rewritten with nothing trained."""
+    run at its last step is not resumed: its files would be rewritten with nothing trained."""
     if cfg.ckpt_path:
         run = RunFolder.of_checkpoint(cfg.ckpt_path)
         saved = run.load_config()
@@ -59,13 +58,23 @@ def prepare_run_folder(cfg: DictConfig) -> tuple[RunFolder, int | None]:
                     "new run instead, or resume with the run's own config"
                 )
         step = resumable_step(cfg.ckpt_path)
-        if step >= cfg.trainer.max_steps:
+        if step >= cfg.trainer.max_steps and _finished(run):
             raise ConfigError(
-                f"{cfg.ckpt_path} is at step {step}, the run's end (trainer.max_steps="
-                f"{cfg.trainer.max_steps}); to train on, resume with a larger trainer.max_steps"
+                f"{run.path} is finished (step {step} of trainer.max_steps="
+                f"{cfg.trainer.max_steps}); start a new run (a larger trainer.max_steps is "
+                "refused unless the learning rate is constant)"
             )
         return run, step
     return new_run_folder(cfg.run_dir, unique=timestamped(cfg)), None
+
+
+def _finished(run: RunFolder) -> bool:
+    """A run, or every member of an ensemble, wrote its summary. A run stopped at its last
+    step before that (killed while summarizing) is not: resuming completes it."""
+    if not run.is_ensemble:
+        return run.finished
+    members = [RunFolder(config.parent) for config in run.path.glob("*/config.yaml")]
+    return bool(members) and all(member.finished for member in members)
 
 
 def _selected(cfg: DictConfig, key: str) -> Any:
@@ -219,15 +228,12 @@ def make_trainer(
 ) -> L.Trainer:
     """The Lightning trainer of cfg.trainer (`trainer` overrides keys of it), writing into
     `run`, with a progress bar; checkpoints come from the callbacks."""
-    return L.Trainer(
-        **{**OmegaConf.to_container(cfg.trainer, resolve=True), **trainer},
+    return lightning_trainer(
+        {**OmegaConf.to_container(cfg.trainer, resolve=True), **trainer},
+        cfg.progress_refresh,
+        callbacks,
         default_root_dir=str(run.path),
         logger=logger,
-        callbacks=[TQDMProgressBar(refresh_rate=cfg.progress_refresh), *callbacks],
-        enable_checkpointing=False,  # RunCheckpoints writes them
-        enable_model_summary=False,
-        num_sanity_val_steps=0,
-        limit_val_batches=0,
     )
 
 

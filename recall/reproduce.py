@@ -256,7 +256,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error("--accelerator gpu: torch sees no GPU on this machine; leave it out")
     quiet_lightning()
     with reported("recall-reproduce", f"run it again with --out {args.out} to continue"):
-        check_output_folder(args.out, "--out")
+        check_output_folder(args.out, "--out", "reproduction")
         args.out.mkdir(parents=True, exist_ok=True)
         report = reproduce(
             args.out, args.seeds, ensemble=args.ensemble, accelerator=args.accelerator

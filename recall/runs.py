@@ -251,6 +251,7 @@ def folder_written_atomically(out: Path, option: str) -> Iterator[Path]:
         out.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     except OSError as err:
+        _remove_empty(made)
         raise ConfigError(
             f"cannot write into {out.parent} ({err.strerror}); set {option}"
         ) from None
@@ -262,21 +263,25 @@ def folder_written_atomically(out: Path, option: str) -> Iterator[Path]:
         staging.rename(out)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
-        for folder in made:
-            with contextlib.suppress(OSError):  # another writer may have used it meanwhile
-                folder.rmdir()
+        _remove_empty(made)
         raise
 
 
-def check_output_folder(out: Path, option: str) -> None:
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in folders:
+        with contextlib.suppress(OSError):  # another writer may have used it meanwhile
+            folder.rmdir()
+
+
+def check_output_folder(out: Path, option: str, suggested: str) -> None:
     """Refuse to write a comparison or a report over a file, or into a run folder among its
-    own files."""
+    own files; `suggested`: a folder name to offer beside it."""
     if out.exists() and not out.is_dir():
         raise ConfigError(f"{out} is a file; give {option} a folder")
     if RunFolder(out).config.is_file():
         raise ConfigError(
             f"{out} is a run folder; give {option} a folder of its own, e.g. "
-            f"{out.parent / 'comparison'}"
+            f"{out.parent / suggested}"
         )
 
 

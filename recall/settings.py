@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import lightning as L
 from lightning.fabric.utilities.exceptions import MisconfigurationException
+from lightning.pytorch.callbacks import TQDMProgressBar
 from omegaconf import DictConfig, OmegaConf
 
 from recall.cadence import Cadence
@@ -23,10 +27,16 @@ from recall.model.module import OptimConfig
 from recall.model.patching import PatchingConfig
 from recall.phases import PhaseConfig
 
+FIXED_TRAINER_ARGUMENTS = {
+    "enable_checkpointing": False,  # RunCheckpoints writes them
+    "enable_model_summary": False,
+    "num_sanity_val_steps": 0,
+    "limit_val_batches": 0,  # evaluation is the dynamics callbacks', not a validation loop
+}
 TRAINER_SET_BY_RECALL = (
-    *("default_root_dir", "logger", "callbacks", "enable_checkpointing"),
-    *("enable_model_summary", "num_sanity_val_steps", "limit_val_batches"),
-)  # recall.fitting.make_trainer's own arguments
+    *("default_root_dir", "logger", "callbacks", "enable_progress_bar"),
+    *FIXED_TRAINER_ARGUMENTS,
+)
 COMPILE_CHOICES = (False, True, "reduce-overhead", "max-autotune")  # true: default mode
 
 
@@ -115,14 +125,37 @@ def check_trainer(trainer: DictConfig) -> None:
     arguments = OmegaConf.to_container(trainer, resolve=True)
     taken = sorted(set(arguments) & set(TRAINER_SET_BY_RECALL))
     if taken:
-        raise ConfigError(f"trainer.{taken[0]} is set by recall itself; remove it")
+        hint = " (progress_refresh=0 hides the progress bar)" * (taken[0] == "enable_progress_bar")
+        raise ConfigError(f"trainer.{taken[0]} is set by recall itself; remove it{hint}")
+    lightning_log = logging.getLogger("lightning.pytorch")
+    level = lightning_log.level
+    lightning_log.setLevel(logging.WARNING)  # no second "GPU available" banner in a notebook
     try:
-        L.Trainer(**arguments, logger=False, enable_checkpointing=False)
+        lightning_trainer(arguments, progress_refresh=1, logger=False)
     except (MisconfigurationException, ValueError, TypeError) as err:
         raise ConfigError(
             f"trainer: {str(err).splitlines()[0]} (change that trainer.* value; trainer=cpu "
             "runs on any machine)"
         ) from None
+    finally:
+        lightning_log.setLevel(level)
+
+
+def lightning_trainer(
+    arguments: dict[str, Any],
+    progress_refresh: int,
+    callbacks: Sequence[L.Callback] = (),
+    **run: Any,
+) -> L.Trainer:
+    """lightning.Trainer of the trainer config's `arguments` and recall's own (a progress
+    bar, every `progress_refresh` steps; no checkpointing or validation loop of Lightning's);
+    `run`: the logger and folder of the run."""
+    return L.Trainer(
+        **arguments,
+        **run,
+        callbacks=[TQDMProgressBar(refresh_rate=progress_refresh), *callbacks],
+        **FIXED_TRAINER_ARGUMENTS,
+    )
 
 
 def _is_count(value: object) -> bool:

@@ -1,5 +1,6 @@
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 import torch
@@ -8,7 +9,7 @@ from omegaconf import OmegaConf
 
 from recall import analyze, compare, export, plot, reproduce
 from recall.cli import checked_command_line
-from recall.config import CONFIG_DIR
+from recall.config import CONFIG_DIR, call_registered
 from recall.config import compose as train_config
 from recall.ensemble import member_configs
 from recall.errors import ConfigError
@@ -110,6 +111,7 @@ def test_paper_experiment_matches_the_study():
         ("trainer.precision=bogus", "trainer: Precision 'bogus' is invalid"),
         ("+trainer.foo=1", "trainer: .*unexpected keyword argument 'foo'"),
         ("+trainer.logger=false", "trainer.logger is set by recall itself; remove it"),
+        ("+trainer.enable_progress_bar=false", "remove it \\(progress_refresh=0 hides"),
         pytest.param(
             "trainer.accelerator=gpu",
             "trainer: .*trainer=cpu runs on any machine",
@@ -121,6 +123,11 @@ def test_paper_experiment_matches_the_study():
         ),
         ("data/distribution=celebrities data.distribution.n=true", "n=True must be of type int"),
         ("schedule=warmup schedule.steps=1.5", "schedule.steps=1.5 must be of type int"),
+        (
+            "schedule=piecewise schedule.pieces=[{step:0},"
+            "{step:9,distribution:{name:uniform,x:0}}]",
+            r"^schedule.pieces\[1\].distribution: uniform takes no parameters",
+        ),
         # a key that `+` forces in is refused, not ignored
         ("+foo=1", "unknown key foo: the train config has no such key"),
         ("+callbacks.attention.every=3", "unknown key callbacks.attention.every"),
@@ -258,3 +265,16 @@ def test_only_ddp_over_several_devices_launches_processes(monkeypatch):
     assert not launches_processes(OmegaConf.merge(ddp_cpu, {"devices": 1}))
     monkeypatch.setenv("SLURM_JOB_ID", "1")  # srun starts the processes there
     assert not launches_processes(ddp_cpu)
+
+
+def test_a_registered_function_s_parameters_are_checked_by_their_annotations():
+    """Optional and unannotated parameters of a distribution or schedule are not refused."""
+
+    def shape(first: int, a: int | None, b: Any, c, d: float) -> tuple:  # noqa: ANN001
+        return first, a, b, c, d
+
+    registry = {"shape": shape}
+    spec = {"name": "shape", "a": None, "b": "x", "c": [1], "d": 2}
+    assert call_registered(registry, spec, "data.distribution", 0) == (0, None, "x", [1], 2)
+    with pytest.raises(ConfigError, match=r"^data.distribution.a=s must be of type int \| None"):
+        call_registered(registry, {**spec, "a": "s"}, "data.distribution", 0)

@@ -99,7 +99,7 @@ CASES = [  # (damage, script, its arguments given the run folder, expected messa
         train.main,
         "recall-train",
         lambda r: [f"ckpt_path={r}/checkpoints/last.ckpt"],
-        "is at step 500, the run's end (trainer.max_steps=500)",
+        "is finished (step 500 of trainer.max_steps=500); start a new run",
     ),
     (
         as_trained,

@@ -20,6 +20,8 @@ from recall.settings import validate
 from recall.train import resume_config, train
 from tests.conftest import THREE_ATTRIBUTES, TINY_RUN
 
+PHASE_KEYS = ("baseline", "statistics_end_step", "knowledge_onset_step", "plateau_length")
+
 
 def test_short_run_leaves_the_plateau(make_cfg):
     run = train(make_cfg(*TINY_RUN, "trainer.max_steps=300", "eval.every=25"))
@@ -190,6 +192,11 @@ def test_a_resume_that_would_rewrite_the_run_is_refused_and_writes_nothing(make_
         with pytest.raises(ConfigError, match=message):
             train(resume_config(saved, [f"ckpt_path={checkpoint}", *overrides]))
     assert {path: path.read_bytes() for path in files} == files
+    # killed at its last step while writing its summary: resuming completes it, not refused
+    run.phases.unlink()
+    completed = train(resume_config(saved, [f"ckpt_path={last}"]))
+    phases, before = json.loads(completed.phases.read_text()), json.loads(files[run.phases])
+    assert {k: phases[k] for k in PHASE_KEYS} == {k: before[k] for k in PHASE_KEYS}
     # from step 20, before either decay begins (30 of 40, 35 of 45), a longer run may resume
     longer = resume_config(saved, [f"ckpt_path={last}", "trainer.max_steps=45"])
     settings = validate(longer)

@@ -74,11 +74,14 @@ DISTRIBUTIONS: dict[str, Callable[..., np.ndarray]] = {
 }
 
 
-def sampling_weights(spec: Mapping[str, Any], n_individuals: int) -> np.ndarray:
-    """Probability of drawing each seen individual, from a distribution config mapping."""
-    weights = call_registered(DISTRIBUTIONS, spec, "data.distribution", n_individuals)
+def sampling_weights(
+    spec: Mapping[str, Any], n_individuals: int, path: str = "data.distribution"
+) -> np.ndarray:
+    """Probability of drawing each seen individual, from a distribution config mapping at
+    config `path` (named in errors)."""
+    weights = call_registered(DISTRIBUTIONS, spec, path, n_individuals)
     if weights.sum() <= 0:
-        raise ConfigError("data.distribution gives every individual zero weight")
+        raise ConfigError(f"{path} gives every individual zero weight")
     return weights / weights.sum()
 
 

@@ -82,7 +82,8 @@ def build_schedule(
                 f"piece {i} starts at {step}"
             )
         spec = piece.get("distribution")
-        w = base if spec is None else sampling_weights(spec, n_individuals)
+        where = f"schedule.pieces[{i}].distribution"
+        w = base if spec is None else sampling_weights(spec, n_individuals, where)
         subset = piece.get("individuals")
         if subset is not None:
             w = _restrict(w, rank[_rank_slice(subset, n_individuals, i)])
