@@ -125,7 +125,8 @@ def check_trainer(trainer: DictConfig) -> None:
     arguments = OmegaConf.to_container(trainer, resolve=True)
     taken = sorted(set(arguments) & set(TRAINER_SET_BY_RECALL))
     if taken:
-        hint = " (progress_refresh=0 hides the progress bar)" * (taken[0] == "enable_progress_bar")
+        bar = taken[0] == "enable_progress_bar"
+        hint = " (progress_refresh=0 hides the progress bar)" if bar else ""
         raise ConfigError(f"trainer.{taken[0]} is set by recall itself; remove it{hint}")
     lightning_log = logging.getLogger("lightning.pytorch")
     level = lightning_log.level
