@@ -10,6 +10,7 @@ import numpy as np
 import torch
 
 from recall.data.corpus import BiographyBatch, Corpus
+from recall.data.streams import ANALYSIS, generator
 from recall.errors import ConfigError
 from recall.model.gpt import GPT
 from recall.model.module import checkpoint_model
@@ -18,7 +19,6 @@ from recall.runs import RunFolder
 PERIODIC = re.compile(r"step(\d{6})\.ckpt")
 MIN_SNAPSHOTS = 4  # the untrained model and three trained: a token's trend fit over the
 # trained ones needs a degree of freedom
-ANALYSIS_STREAM = 2  # the inputs' random stream, apart from training (0) and evaluation (1)
 
 
 @dataclass(frozen=True, order=True)
@@ -69,5 +69,5 @@ def fixed_inputs(corpus: Corpus, n_seen: int, n_unseen: int, seed: int) -> Input
     seen = np.unique(np.linspace(0, population.n_seen - 1, min(n_seen, population.n_seen)))
     unseen = population.n_seen + np.arange(min(n_unseen, population.n_unseen))
     individuals = np.concatenate([seen.astype(np.int64), unseen])
-    batch = corpus.evaluation_batch(individuals, np.random.default_rng([seed, ANALYSIS_STREAM]))
+    batch = corpus.evaluation_batch(individuals, generator(seed, ANALYSIS))
     return Inputs(batch, np.arange(len(individuals)) < len(seen))

@@ -18,9 +18,8 @@ from recall.data.baseline import no_knowledge_baseline, uniform_baseline
 from recall.data.corpus import BiographyBatch, Corpus
 from recall.data.distributions import BUCKETS, frequency_buckets, frequency_rank
 from recall.data.schedules import Schedule
+from recall.data.streams import EVALUATION, PRETRAINING, generator
 from recall.errors import ConfigError
-
-TRAIN_STREAM, EVAL_STREAM = 0, 1  # separate random streams under one seed
 
 
 @dataclass(frozen=True)
@@ -47,7 +46,8 @@ class LoaderConfig:
 
 
 class TrainingStream(IterableDataset):
-    """Yields whole batches: batch s is drawn from a generator seeded by (seed, s) alone.
+    """Yields whole batches: batch s is drawn from a generator seeded by (seed, s) alone,
+    in the random stream `key` (pre-training's unless said otherwise).
 
     Under data parallelism every process draws the same global batch and keeps its shard,
     so `batch_size` means the same optimisation whatever the number of processes.
@@ -62,6 +62,7 @@ class TrainingStream(IterableDataset):
         start_step: int,
         rank: int = 0,
         world_size: int = 1,
+        key: tuple[int, ...] = PRETRAINING,
     ) -> None:
         if batch_size % world_size:
             raise ConfigError(
@@ -70,11 +71,11 @@ class TrainingStream(IterableDataset):
             )
         self.corpus, self.schedule = corpus, schedule
         self.batch_size, self.seed, self.start_step = batch_size, seed, start_step
-        self.rank, self.world_size = rank, world_size
+        self.rank, self.world_size, self.key = rank, world_size, key
 
     def choices(self, step: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The individuals, templates and sentence orders of step `step`'s global batch."""
-        rng = np.random.default_rng([self.seed, TRAIN_STREAM, step])
+        rng = generator(self.seed, self.key, step)
         individuals = self.schedule.sample(step, rng, self.batch_size)
         return individuals, *self.corpus.choose(individuals, rng, heldout=False)
 
@@ -115,6 +116,8 @@ class BiographyDataModule(L.LightningDataModule):
     biographies are in the head, torso and tail of that distribution.
     """
 
+    stream_key = PRETRAINING  # the random stream of the training batches
+
     def __init__(
         self, corpus: Corpus, config: LoaderConfig, schedule: Schedule, seed: int, steps: int
     ) -> None:
@@ -148,6 +151,7 @@ class BiographyDataModule(L.LightningDataModule):
             start_step,
             rank,
             world_size,
+            self.stream_key,
         )
 
     def train_dataloader(self) -> DataLoader:
@@ -169,7 +173,7 @@ def evaluation_choices(
     population = corpus.population
     seen = seen_for_evaluation(weights, n_eval)
     unseen = np.arange(population.n_seen, population.n_seen + population.n_unseen)
-    rng = np.random.default_rng([seed, EVAL_STREAM])
+    rng = generator(seed, EVALUATION)
     sets = {"seen": seen, "unseen": unseen} if len(unseen) else {"seen": seen}
     return {split: (ids, *corpus.choose(ids, rng, heldout=True)) for split, ids in sets.items()}
 

@@ -8,7 +8,9 @@ the old population) old ones are drawn with their pre-training frequencies and `
 does not matter. The seen evaluation set holds `n_eval` old and `n_eval` new individuals
 (no new ones in the control); `eval_groups` says which is which. The old biographies are
 drawn from their own random stream, so they are the same whatever the number of new
-individuals: a fine-tuning run and its control are measured on the same text.
+individuals: a fine-tuning run and its control are measured on the same text. Training
+batches come from a stream of their own (`streams.FINETUNING`), not pre-training's, so the
+control continues pre-training on fresh biographies instead of replaying its first batches.
 """
 
 from __future__ import annotations
@@ -21,17 +23,16 @@ import torch.nn.functional as F
 
 from recall.data.corpus import BiographyBatch, Corpus
 from recall.data.datamodule import (
-    EVAL_STREAM,
     BiographyDataModule,
     LoaderConfig,
     seen_for_evaluation,
     spread,
 )
 from recall.data.schedules import Schedule
+from recall.data.streams import EVALUATION, FINETUNING, NEW_EVALUATION, generator
 from recall.errors import ConfigError
 
 GROUPS = ("old", "new")
-NEW_EVAL_STREAM = 1  # under EVAL_STREAM: the new individuals' evaluation biographies
 
 
 def replay_schedule(old_weights: np.ndarray, n_new: int, replay: float) -> Schedule:
@@ -51,6 +52,8 @@ def replay_schedule(old_weights: np.ndarray, n_new: int, replay: float) -> Sched
 class FinetuneDataModule(BiographyDataModule):
     """The training stream of a replay schedule; evaluation split into old and new."""
 
+    stream_key = FINETUNING
+
     def __init__(
         self,
         corpus: Corpus,
@@ -68,9 +71,9 @@ class FinetuneDataModule(BiographyDataModule):
         n_new = self.corpus.population.n_seen - self.n_old
         old = seen_for_evaluation(self.old_weights, self.config.n_eval)
         new = self.n_old + spread(n_new, self.config.n_eval)
-        batch = self.corpus.evaluation_batch(old, np.random.default_rng([self.seed, EVAL_STREAM]))
+        batch = self.corpus.evaluation_batch(old, generator(self.seed, EVALUATION))
         if len(new):
-            rng = np.random.default_rng([self.seed, EVAL_STREAM, NEW_EVAL_STREAM])
+            rng = generator(self.seed, NEW_EVALUATION)
             batch = concatenate(batch, self.corpus.evaluation_batch(new, rng))
         seen = np.concatenate([old, new])
         self.eval_batches = {"seen": batch}

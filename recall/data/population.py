@@ -15,10 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from recall.data.pools import ATTRIBUTES, NamePools, ValuePool, build_pools
+from recall.data.streams import NEW_INDIVIDUALS, POPULATION, generator
 from recall.data.templates import TemplateSplit
 from recall.errors import ConfigError
-
-NEW_INDIVIDUALS_STREAM = 1  # random stream of `add_individuals`, apart from generation
 
 MAX_NAME_OCCUPANCY = 0.5
 """Largest share of all first x middle x last combinations a population may use."""
@@ -125,7 +124,7 @@ def generate_population(config: PopulationConfig) -> Population:
     names, pools = build_pools(
         config.first_names, config.middle_names, config.last_names, cardinalities
     )
-    rng = np.random.default_rng(config.seed)
+    rng = generator(config.seed, POPULATION)
     n_total = config.n_individuals + config.n_unseen
     n_mid, n_last = len(names.middle), len(names.last)
     codes = rng.choice(names.n_combinations, size=n_total, replace=False)
@@ -163,7 +162,7 @@ def add_individuals(population: Population, n_new: int, seed: int) -> Population
     config = dataclasses.replace(population.config, n_individuals=population.n_seen + n_new)
     n_mid, n_last = len(names.middle), len(names.last)
     used = (population.name_ids.astype(np.int64) * [n_mid * n_last, n_last, 1]).sum(1)
-    rng = np.random.default_rng([seed, NEW_INDIVIDUALS_STREAM])
+    rng = generator(seed, NEW_INDIVIDUALS)
     codes = np.empty(0, dtype=np.int64)
     while len(codes) < n_new:  # rejection: at most half the names are taken (config check)
         draw = rng.integers(names.n_combinations, size=2 * n_new)

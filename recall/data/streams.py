@@ -1,0 +1,30 @@
+"""Every random stream of a run, named in one place, so that no two share their draws.
+
+A stream is numpy's generator seeded by [seed, *key]. numpy's SeedSequence pads short
+entropy with zeros, so keys that differ only by trailing zeros give the same draws
+([s], [s, 0] and [s, 0, 0] are one stream): every key but the population's ends in a
+non-zero id, or in a step after such an id (tests/test_streams.py checks them all).
+
+One collision is known and kept: the population ([seed]) draws what the pre-training
+batch of step 0 ([seed, 0, 0]) draws. It touches one batch of a run and biases nothing
+measured, but removing it changes every curve, so it goes with the next full
+re-measurement (reports/measured and the README's figures).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+POPULATION: tuple[int, ...] = ()  # names, values and template splits of the population
+PRETRAINING = (0,)  # + (step,): the pre-training batch of each step
+EVALUATION = (1,)  # the fixed evaluation sets (individuals, frames and sentence orders)
+NEW_EVALUATION = (1, 1)  # fine-tuning: the new individuals' evaluation biographies
+ANALYSIS = (2,)  # recall-analyze's fixed inputs
+FINETUNING = (3,)  # + (step,): the fine-tuning batch of each step, apart from
+# pre-training's, so that a continued-pre-training control does not replay its batches
+NEW_INDIVIDUALS = (4,)  # fine-tuning: the new individuals' names, values and splits
+
+
+def generator(seed: int, key: tuple[int, ...], *step: int) -> np.random.Generator:
+    """The generator of stream `key` under `seed` (and at `step`, for the training ones)."""
+    return np.random.default_rng([seed, *key, *step])
