@@ -9,14 +9,18 @@ import numpy as np
 import pytest
 from omegaconf import OmegaConf
 
+from recall.config import compose
+from recall.data.distributions import frequency_buckets, sampling_weights
 from recall.findings import FINDINGS
 from recall.findings.base import Measurement, t_interval, t_quantile_975, verdict
+from recall.findings.celebrities import CELEBRITIES, CELEBRITY_RUN
 from recall.findings.hallucination import Hallucination, rise_step
 from recall.findings.imbalance import Imbalance
 from recall.findings.measures import relative_shortening
 from recall.findings.report import interval
 from recall.findings.three_phases import ThreePhases, plateau
 from recall.runs import RunFolder
+from recall.settings import validate
 
 
 def test_t_interval_matches_the_textbook_numbers():
@@ -182,3 +186,12 @@ def test_imbalance_takes_the_smaller_shortening_over_sizes(tmp_path):
     measured = Imbalance().measure(runs)
     assert measured.effect == pytest.approx(0.125)
     assert "head 0.50, tail 0.10" in measured.detail
+
+
+def test_the_celebrity_run_reports_the_celebrities_as_its_head():
+    cfg = compose("train", CELEBRITY_RUN.resolve({}))
+    loader = validate(cfg).loader
+    weights = sampling_weights(loader.distribution, cfg.data.n_individuals)
+    head = frequency_buckets(weights, loader.frequency_buckets) == 0
+    celebrities = weights == weights.max()
+    assert celebrities.sum() == CELEBRITIES and np.array_equal(head, celebrities)

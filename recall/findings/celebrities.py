@@ -21,6 +21,8 @@ CELEBRITY_RUN = PlannedRun(
         f"data.distribution.n={CELEBRITIES}",
         f"data.distribution.weight={WEIGHT}",
         f"data.n_individuals={N}",
+        # the head bucket is then the celebrities exactly (the top 5 % of frequency ranks)
+        f"data.frequency_buckets=[{CELEBRITIES / N},0.5]",
     ),
     f"{CELEBRITIES} of {N} individuals drawn {WEIGHT} times more often",
 )
@@ -42,9 +44,9 @@ class Celebrities(Finding):
         return Measurement(
             relative_shortening(uniform, celebrities),
             f"onset {steps_text(onset(celebrities))} against {steps_text(onset(uniform))} "
-            f"uniform; at onset (the run's end) accuracy head "
-            f"{final(celebrities, 'seen/attr_acc/head'):.2f}, "
-            f"tail {final(celebrities, 'seen/attr_acc/tail'):.2f}",
+            f"uniform; at onset (the run's end) accuracy of the celebrities "
+            f"{final(celebrities, 'seen/attr_acc/head'):.2f}, of the least frequent half "
+            f"{final(celebrities, 'seen/attr_acc/tail'):.2f}",
         )
 
     def figure(self, runs: Runs):
