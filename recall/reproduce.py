@@ -3,6 +3,7 @@
 recall-reproduce                        # 3 seeds (5 for the phases and plateau vs N)
 recall-reproduce --seeds 1              # a quick look: one seed, no intervals
 recall-reproduce --out reports/mine     # run again into the same folder: finished runs kept
+recall-reproduce --findings forgetting,replay_final   # only these (after changing what they read)
 recall-reproduce --accelerator gpu      # the same runs on a GPU (with --ensemble: seeds together)
 
 Each finding (recall/findings/, one module each) names the runs it needs; this runner
@@ -218,6 +219,17 @@ def reproduce(
     return write_report(out, judged, captions, timing)
 
 
+def chosen(ids: str, parser: ArgumentParser) -> tuple[Finding, ...]:
+    """The findings named in `ids` (comma-separated), in the report's order."""
+    wanted = {i.strip() for i in ids.split(",") if i.strip()}
+    known = [f.id for f in FINDINGS]
+    unknown = sorted(wanted.difference(known))
+    if unknown or not wanted:
+        named = f"unknown id(s) {', '.join(unknown)}" if unknown else "no id given"
+        parser.error(f"--findings: {named}; choose among {', '.join(known)}")
+    return tuple(f for f in FINDINGS if f.id in wanted)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Console entry point."""
     parser = ArgumentParser(
@@ -249,9 +261,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         default="cpu",
         help="where every run trains (trainer.accelerator), in 32-bit either way",
     )
+    parser.add_argument(
+        "--findings",
+        type=str,
+        default=None,
+        help="comma-separated ids of the findings to reproduce (default: all of them), "
+        "e.g. forgetting,replay_final; the report holds only these",
+    )
     args = parser.parse_args(argv)
     if args.seeds < 1:
         parser.error("--seeds must be at least 1")
+    findings = FINDINGS if args.findings is None else chosen(args.findings, parser)
     if args.accelerator == "gpu" and not torch.cuda.is_available():
         parser.error("--accelerator gpu: torch sees no GPU on this machine; leave it out")
     quiet_lightning()
@@ -259,7 +279,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         check_output_folder(args.out, "--out", "reproduction")
         args.out.mkdir(parents=True, exist_ok=True)
         report = reproduce(
-            args.out, args.seeds, ensemble=args.ensemble, accelerator=args.accelerator
+            args.out, args.seeds, findings, ensemble=args.ensemble, accelerator=args.accelerator
         )
     print(report.read_text().split("## Each finding")[0])
     print(f"recall-reproduce: report in {report}")

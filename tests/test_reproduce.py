@@ -9,6 +9,7 @@ import pytest
 import torch
 from omegaconf import OmegaConf
 
+from recall.cli import ArgumentParser
 from recall.config import compose
 from recall.findings import FINDINGS
 from recall.findings.forgetting import Forgetting
@@ -18,7 +19,7 @@ from recall.findings.replay_final import ReplayFinal
 from recall.findings.shared_runs import REFERENCE
 from recall.findings.three_phases import ThreePhases
 from recall.findings.warmup import Warmup
-from recall.reproduce import judge, make_plan, on_accelerator, reproduce, run_folder
+from recall.reproduce import chosen, judge, main, make_plan, on_accelerator, reproduce, run_folder
 from recall.runs import RunFolder
 from tests.conftest import THREE_ATTRIBUTES, TINY_RUN, assert_judged_from_its_seeds
 
@@ -190,3 +191,14 @@ def test_seeds_in_ensembles_give_intervals_and_a_failed_run_is_reported_while_ot
     text = report.read_text()
     assert "## Failed runs" in text and "schedule" in text.split("## Failed runs")[1]
     assert run_folder(tmp_path, "warmup", 1).finished  # the runs after the failure went on
+
+
+def test_findings_option_plans_only_the_runs_of_the_named_findings(capsys):
+    parser = ArgumentParser()
+    picked = chosen("replay_final, celebrities", parser)
+    assert [f.id for f in picked] == ["celebrities", "replay_final"]  # the report's order
+    labels = {run.label for run, _ in make_plan(picked, seeds=3)}
+    assert labels == {"size_2000", "celebrities", "reference", "finetune", "finetune_replay"}
+    with pytest.raises(SystemExit):
+        main(["--findings", "forgeting", "--out", "never_made"])
+    assert "unknown id(s) forgeting; choose among three_phases" in capsys.readouterr().err
