@@ -1,14 +1,14 @@
 """Every random stream of a run, named in one place, so that no two share their draws.
 
-A stream is numpy's generator seeded by [seed, *key]. numpy's SeedSequence pads short
-entropy with zeros, so keys that differ only by trailing zeros give the same draws
-([s], [s, 0] and [s, 0, 0] are one stream): every key but the population's ends in a
-non-zero id, or in a step after such an id (tests/test_streams.py checks them all).
+A stream is numpy's generator seeded by [seed, *key] (a training stream adds the step).
+numpy's SeedSequence pads short entropy with zeros, so keys that differ only by trailing
+zeros give the same draws ([s], [s, 0] and [s, 0, 0] are one stream). So every id below
+is non-zero but pre-training's, and tests/test_streams.py checks that all streams differ.
 
-One collision is known and kept: the population ([seed]) draws what the pre-training
-batch of step 0 ([seed, 0, 0]) draws. It touches one batch of a run and biases nothing
-measured, but removing it changes every curve, so it goes with the next full
-re-measurement (reports/measured and the README's figures).
+One collision is known and kept: pre-training's id 0 makes its batch of step 0
+([seed, 0, 0]) draw what the population ([seed]) draws. It touches one batch of a run
+and biases nothing measured, but removing it changes every curve, so it goes with the
+next full re-measurement (reports/measured and the README's figures).
 """
 
 from __future__ import annotations
